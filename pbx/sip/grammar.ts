@@ -144,7 +144,10 @@ export function formatParams(params: Params): string {
 
 /** Parses an unsigned decimal integer of at most `maxDigits` digits, or returns undefined. */
 export function parseUint(s: string, maxDigits = 10): number | undefined {
-  if (s.length === 0 || s.length > maxDigits) return undefined;
+  // 1*DIGIT allows leading zeros (RFC 4475 §3.1.1.1 "0068"); they do not count towards maxDigits.
+  let first = 0;
+  while (first < s.length - 1 && s.charCodeAt(first) === 48 && first < 32) first++;
+  if (s.length === 0 || s.length - first > maxDigits) return undefined;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 48 || c > 57) return undefined;

@@ -49,7 +49,7 @@ export {
 } from './headers.js';
 export type { ContactEntry, CSeq, NameAddr, RAck, Via } from './headers.js';
 export { validateRequest, validateResponse } from './validate.js';
-export type { SipRejection } from './validate.js';
+export type { SipRejection, ValidateOptions } from './validate.js';
 export {
   BRANCH_COOKIE,
   createRequest,

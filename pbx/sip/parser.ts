@@ -85,13 +85,7 @@ function stripCr(line: string): string {
 function findHeaderEnd(data: Buffer, start: number): { headEnd: number; bodyStart: number } {
   const crlf = data.indexOf('\n\r\n', start, 'latin1');
   const lf = data.indexOf('\n\n', start, 'latin1');
-  if (crlf === -1 && lf === -1) {
-    // A datagram whose header section is not closed by an empty line (seen from sloppy senders): accept
-    // it when it ends at a line end and carries no body.
-    if (data.length > start && data[data.length - 1] === 10)
-      return { headEnd: data.length - 1, bodyStart: data.length };
-    throw new SipParseError('no end of header section');
-  }
+  if (crlf === -1 && lf === -1) throw new SipParseError('no end of header section');
   if (lf !== -1 && (crlf === -1 || lf < crlf)) return { headEnd: lf, bodyStart: lf + 2 };
   return { headEnd: crlf, bodyStart: crlf + 3 };
 }
@@ -113,11 +107,14 @@ function parseRequest(line: string, headers: SipHeader[], body: Buffer, faults: 
   let version: string | undefined;
   if (parts.length === 3) [method, uri, version] = parts;
   else {
-    // Extra whitespace in the request line (RFC 4475 §3.1.2.7): still answerable with 400.
+    // Extra whitespace in the request line or inside the Request-URI (RFC 4475 §3.1.2.6, §3.1.2.7):
+    // the message is still answerable, with 400.
     const loose = line.trim().split(/[ \t]+/);
-    if (loose.length !== 3) throw new SipParseError('bad request line');
-    [method, uri, version] = loose;
-    faults.unshift('bad whitespace in request line');
+    if (loose.length < 3) throw new SipParseError('bad request line');
+    method = loose[0];
+    version = loose[loose.length - 1];
+    uri = loose.slice(1, -1).join(' ');
+    faults.unshift(loose.length === 3 ? 'bad whitespace in request line' : 'whitespace in Request-URI');
   }
   if (method === undefined || uri === undefined || version === undefined)
     throw new SipParseError('bad request line');

@@ -59,18 +59,19 @@ export function parseUri(raw: string, maxParams = DEFAULT_LIMITS.maxUriParams): 
 }
 
 function parseSip(scheme: 'sip' | 'sips', rest: string, maxParams: number): SipUri {
-  const q = rest.indexOf('?');
-  const main = q === -1 ? rest : rest.slice(0, q);
-  const headers = q === -1 ? [] : rest.slice(q + 1).split('&');
+  // A literal '@' can only end the userinfo: parameters and headers must escape it (§25.1), while the
+  // user part may hold '?', ';' and ':' (RFC 4475 §3.1.1.2).
+  const at = rest.indexOf('@');
+  const userinfo = at === -1 ? undefined : parseUserinfo(rest.slice(0, at));
+  const afterUser = rest.slice(at + 1);
+  const q = afterUser.indexOf('?');
+  const hostport = q === -1 ? afterUser : afterUser.slice(0, q);
+  const headers = q === -1 ? [] : afterUser.slice(q + 1).split('&');
   if (headers.length > maxParams) throw new SipParseError('too many URI headers');
-  const at = main.indexOf('@');
-  const { user, password } =
-    at === -1 ? { user: undefined, password: undefined } : parseUserinfo(main.slice(0, at));
-  const hostport = main.slice(at + 1);
   const { host, port, end: i } = parseHostPort(hostport);
   const { params, end } = scanParams(hostport, i, '', maxParams);
   if (end !== hostport.length) throw new SipParseError('bad URI parameters');
-  return { scheme, user, password, host, port, params, headers };
+  return { scheme, user: userinfo?.user, password: userinfo?.password, host, port, params, headers };
 }
 
 function parseUserinfo(userinfo: string): { user: string; password: string | undefined } {
