@@ -152,25 +152,25 @@ export interface MessageSource {
 }
 
 /**
- * Stamps the top Via of a received request with `received` (when sent-by differs from the source
- * address, RFC 3261 §18.2.1) and fills an empty `rport` (RFC 3581 §4). Returns the request unchanged
- * when nothing needs adding.
+ * Stamps the top Via of a received request with where it really came from: `received` when sent-by
+ * differs from the source address (RFC 3261 §18.2.1) and `rport` with the source port when the client
+ * asked for it (RFC 3581 §4, which also requires `received` then). Values a client wrote into either
+ * parameter are overwritten, so nobody can aim our responses at a third party. IPv6 `received` values
+ * carry no brackets (RFC 5118 §4.5). Returns the request unchanged when nothing needs changing.
  */
 export function stampVia(req: SipRequest, source: MessageSource): SipRequest {
   const via = topVia(req);
   const params = new Map(via.params);
-  let changed = false;
   const bare = via.host.startsWith('[') ? via.host.slice(1, -1) : via.host;
-  if (bare !== source.address && !params.has('received')) {
-    params.set('received', source.address.includes(':') ? `[${source.address}]` : source.address);
-    changed = true;
+  const wantsRport = params.has('rport');
+  if (bare !== source.address || wantsRport || params.has('received')) params.set('received', source.address);
+  if (wantsRport) params.set('rport', String(source.port));
+  if (
+    params.get('received') === via.params.get('received') &&
+    params.get('rport') === via.params.get('rport')
+  ) {
+    return req;
   }
-  if (params.has('rport') && params.get('rport') === null) {
-    params.set('rport', String(source.port));
-    if (!params.has('received')) params.set('received', source.address);
-    changed = true;
-  }
-  if (!changed) return req;
   const stamped = formatVia({ ...via, params });
   const idx = req.headers.findIndex((h) => h.key === 'via');
   const first = req.headers[idx];
@@ -201,20 +201,20 @@ export interface ResponseDestination {
   readonly connectionId?: number;
 }
 
-/** The destination of a response from its top Via and the request's source. */
+/**
+ * The destination of a response from its top Via (already stamped by `stampVia`) and the request's
+ * source (RFC 3261 §18.2.2, RFC 3581 §4). A reliable transport answers on the request's connection.
+ * `maddr` is deliberately ignored: honouring it would let any sender direct our responses to a
+ * multicast group or a third party.
+ */
 export function responseDestination(via: Via, source: MessageSource): ResponseDestination {
-  const received = via.params.get('received');
-  const rport = via.params.get('rport');
-  const host = received ?? via.host;
-  const address = host.startsWith('[') ? host.slice(1, -1) : host;
   if (source.transport === 'tcp') {
     const dest = { transport: 'tcp' as const, address: source.address, port: source.port };
     return source.connectionId === undefined ? dest : { ...dest, connectionId: source.connectionId };
   }
-  const maddr = via.params.get('maddr');
-  if (maddr !== undefined && maddr !== null) {
-    return { transport: 'udp', address: maddr, port: via.port ?? 5060 };
-  }
+  const host = via.params.get('received') ?? via.host;
+  const address = host.startsWith('[') ? host.slice(1, -1) : host;
+  const rport = via.params.get('rport');
   const port = rport !== undefined && rport !== null ? Number(rport) : (via.port ?? 5060);
   return { transport: 'udp', address, port };
 }

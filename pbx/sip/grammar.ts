@@ -91,24 +91,24 @@ export interface ParamScan {
 }
 
 /**
- * Scans `;name[=value]` parameters starting at `i` (which must point at `;` or the end), stopping at a
- * character in `stop` outside quotes. Values may be tokens, quoted strings or IPv6 references.
+ * Scans `;name[=value]` parameters starting at `i` (which must point at `;` or the end). Values may be
+ * tokens, quoted strings or IPv6 references; a parameter ends at `;`, whitespace or the end.
  */
-export function scanParams(s: string, i: number, stop: string, maxParams: number): ParamScan {
+export function scanParams(s: string, i: number, maxParams: number): ParamScan {
   const params = new Map<string, string | null>();
   i = skipWs(s, i);
-  while (i < s.length && s[i] === ';') {
+  while (i < s.length && s.charCodeAt(i) === 59 /* ; */) {
     if (params.size >= maxParams) throw new SipParseError('too many parameters');
     i = skipWs(s, i + 1);
     const nameStart = i;
-    while (i < s.length && !isParamEnd(s, i, stop) && s[i] !== '=') i++;
+    while (i < s.length && !isParamEnd(s.charCodeAt(i)) && s.charCodeAt(i) !== 61 /* = */) i++;
     const name = s.slice(nameStart, i);
     if (!isToken(name)) throw new SipParseError(`bad parameter name "${name}"`);
     i = skipWs(s, i);
     let value: string | null = null;
-    if (s[i] === '=') {
+    if (s.charCodeAt(i) === 61) {
       const valueStart = skipWs(s, i + 1);
-      i = endOfParamValue(s, valueStart, stop);
+      i = endOfParamValue(s, valueStart);
       value = s.slice(valueStart, i);
       if (value.length === 0) throw new SipParseError(`empty value for parameter "${name}"`);
       i = skipWs(s, i);
@@ -118,20 +118,20 @@ export function scanParams(s: string, i: number, stop: string, maxParams: number
   return { params, end: i };
 }
 
-function isParamEnd(s: string, i: number, stop: string): boolean {
-  const ch = s[i] ?? '';
-  return ch === ';' || stop.includes(ch) || isWsp(s.charCodeAt(i));
+function isParamEnd(c: number): boolean {
+  return c === 59 || c === 32 || c === 9;
 }
 
-/** End of a parameter value: a quoted string, an IPv6 reference or a run up to `;`, whitespace or `stop`. */
-function endOfParamValue(s: string, i: number, stop: string): number {
-  if (s[i] === '"') return endOfQuoted(s, i);
-  if (s[i] === '[') {
+/** End of a parameter value: a quoted string, an IPv6 reference or a run up to `;` or whitespace. */
+function endOfParamValue(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c === 34 /* " */) return endOfQuoted(s, i);
+  if (c === 91 /* [ */) {
     const close = s.indexOf(']', i);
     if (close === -1) throw new SipParseError('unterminated IPv6 reference in parameter');
     return close + 1;
   }
-  while (i < s.length && !isParamEnd(s, i, stop)) i++;
+  while (i < s.length && !isParamEnd(s.charCodeAt(i))) i++;
   return i;
 }
 

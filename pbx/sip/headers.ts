@@ -49,7 +49,7 @@ export function parseNameAddr(value: string, maxParams = MAX_PARAMS): NameAddr {
       throw new SipParseError('URI with headers or comma must be in <>');
   }
   if (uri.length === 0 || uri.includes(' ')) throw new SipParseError('bad URI in name-addr');
-  const { params, end } = scanParams(s, i, '', maxParams);
+  const { params, end } = scanParams(s, i, maxParams);
   if (end !== s.length) throw new SipParseError('unexpected text after name-addr');
   return { displayName, uri, params };
 }
@@ -131,7 +131,7 @@ function parseViaEntry(s: string, maxParams: number): Via {
   const host = s.slice(hostStart, i).toLowerCase();
   if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/.test(host)) throw new SipParseError('bad Via host');
   const { port, end: afterPort } = parseViaPort(s, skipWs(s, i));
-  const { params, end } = scanParams(s, afterPort, '', maxParams);
+  const { params, end } = scanParams(s, afterPort, maxParams);
   if (end !== s.length) throw new SipParseError('bad Via parameters');
   return { protocol, transport, host, port, params };
 }
@@ -147,8 +147,19 @@ function parseViaPort(s: string, i: number): { port: number | undefined; end: nu
   return { port, end: i };
 }
 
+/** The common spelling, matched without the general scan below. */
+const VIA_PROTOCOL = /^SIP\/2\.0\/([A-Za-z]+)(?=[ \t])/;
+
 /** `SIP / 2.0 / UDP` with optional whitespace around the slashes (§20.42, RFC 4475 §3.1.1.1). */
 function parseViaProtocol(s: string): { protocol: string; transport: string; end: number } {
+  const fast = VIA_PROTOCOL.exec(s);
+  if (fast !== null)
+    return { protocol: 'SIP/2.0', transport: (fast[1] ?? '').toUpperCase(), end: fast[0].length };
+  return scanViaProtocol(s);
+}
+
+/** The general form, with whitespace allowed around the slashes. */
+function scanViaProtocol(s: string): { protocol: string; transport: string; end: number } {
   const parts: string[] = [];
   let i = 0;
   for (let k = 0; k < 3; k++) {
@@ -264,7 +275,8 @@ export function contentLength(msg: SipMessage): number | undefined {
 export function contentType(msg: SipMessage): string | undefined {
   const value = header(msg, 'content-type');
   if (value === undefined) return undefined;
-  const type = (value.split(';')[0] ?? '').trim().toLowerCase();
+  const semi = value.indexOf(';');
+  const type = (semi === -1 ? value : value.slice(0, semi)).trim().toLowerCase();
   if (!/^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/.test(type))
     throw new SipParseError('bad Content-Type header');
   return type;

@@ -74,9 +74,16 @@ const SPELLING: Readonly<Record<string, string>> = {
 
 /** The canonical lowercase long form of a header name (`i` -> `call-id`, `VIA` -> `via`). */
 export function headerKey(name: string): string {
+  const known = KEY_CACHE.get(name);
+  if (known !== undefined) return known;
   const lower = name.toLowerCase();
-  return COMPACT[lower] ?? lower;
+  const key = COMPACT[lower] ?? lower;
+  // Memoise the spellings seen; bounded so hostile header names cannot grow it without limit.
+  if (KEY_CACHE.size < 2048) KEY_CACHE.set(name, key);
+  return key;
 }
+
+const KEY_CACHE = new Map<string, string>();
 
 /** The spelling this pbx writes for a header key (`call-id` -> `Call-ID`, `max-forwards` -> `Max-Forwards`). */
 export function headerSpelling(key: string): string {

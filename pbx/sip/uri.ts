@@ -69,7 +69,7 @@ function parseSip(scheme: 'sip' | 'sips', rest: string, maxParams: number): SipU
   const headers = q === -1 ? [] : afterUser.slice(q + 1).split('&');
   if (headers.length > maxParams) throw new SipParseError('too many URI headers');
   const { host, port, end: i } = parseHostPort(hostport);
-  const { params, end } = scanParams(hostport, i, '', maxParams);
+  const { params, end } = scanParams(hostport, i, maxParams);
   if (end !== hostport.length) throw new SipParseError('bad URI parameters');
   return { scheme, user: userinfo?.user, password: userinfo?.password, host, port, params, headers };
 }
@@ -114,7 +114,7 @@ function parseTel(rest: string, maxParams: number): TelUri {
   const semi = rest.indexOf(';');
   const number = semi === -1 ? rest : rest.slice(0, semi);
   if (!/^\+?[0-9A-Fa-f*#().\-p w]+$/.test(number)) throw new SipParseError('bad tel URI number');
-  const { params, end } = scanParams(rest, semi === -1 ? rest.length : semi, '', maxParams);
+  const { params, end } = scanParams(rest, semi === -1 ? rest.length : semi, maxParams);
   if (end !== rest.length) throw new SipParseError('bad tel URI parameters');
   return { scheme: 'tel', number, params };
 }

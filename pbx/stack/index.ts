@@ -1,0 +1,140 @@
+/**
+ * The SIP endpoint: transport bytes in, parsed and validated messages through the transaction layer to
+ * the transaction user, responses back out. Malformed input is dropped (unparseable) or refused with
+ * 400/505 (answerable), and counted; nothing a peer sends can throw past this module.
+ */
+import type { Logger } from '../core/logger.js';
+import type { PbxMetrics } from '../http/metrics.js';
+import {
+  SipParseError,
+  createResponse,
+  parseMessage,
+  responseDestination,
+  serialize,
+  stampVia,
+  topVia,
+  validateRequest,
+  validateResponse,
+} from '../sip/index.js';
+import type { MessageSource, ParseLimits, SipRequest, SipResponse } from '../sip/index.js';
+import type { ServerTransaction, TransactionLayer } from '../transaction/index.js';
+import type { SendDestination, SipTransport, TransportSource } from '../transport/index.js';
+
+/** What the stack hands to the layer above (the B2BUA). */
+export interface TransactionUser {
+  /** A new server transaction; the user must respond through `tx.respond`. */
+  onRequest(tx: ServerTransaction, req: SipRequest): void;
+  /** An ACK that matched no transaction: the ACK for a 2xx, end to end (RFC 3261 §17.2.3, RFC 6026). */
+  onAck(req: SipRequest, source: MessageSource): void;
+}
+
+/** Options of createSipStack. */
+export interface SipStackOptions {
+  readonly transport: SipTransport;
+  readonly transactions: TransactionLayer;
+  readonly limits: ParseLimits;
+  readonly metrics: PbxMetrics;
+  readonly logger: Logger;
+}
+
+/** The running endpoint. */
+export interface SipStack {
+  /** Sets the transaction user; until then requests get 503. */
+  setUser(user: TransactionUser): void;
+  /** Sends a response through its server transaction and counts it. */
+  respond(tx: ServerTransaction, res: SipResponse): void;
+  /** Feeds one message from the transport (exposed for tests; `start` wires the transport to it). */
+  receive(data: Buffer, source: TransportSource): void;
+}
+
+/** Wires transport -> parser -> validation -> transaction layer -> user. */
+export function createSipStack(options: SipStackOptions): SipStack {
+  const { transport, transactions, limits, metrics, logger } = options;
+  let user: TransactionUser | undefined;
+
+  const sendStateless = (req: SipRequest, res: SipResponse, source: MessageSource): void => {
+    let dest: SendDestination;
+    try {
+      // Stamp first: the answer goes where the request came from, never where its Via claims.
+      dest = responseDestination(topVia(stampVia(req, source)), source);
+    } catch {
+      return; // no usable Via: nowhere to answer (RFC 3261 §18.2.2)
+    }
+    metrics.sipResponses.inc({ code: String(res.status) });
+    transport.send(dest, serialize(res)).catch((err: unknown) => {
+      logger.debug({ err, dest }, 'stateless response not sent');
+    });
+  };
+
+  const onRequest = (req: SipRequest, source: MessageSource): void => {
+    const rejection = validateRequest(req);
+    if (rejection !== null) {
+      metrics.sipMalformed.inc();
+      logger.debug({ reason: rejection.reason, source }, 'invalid request refused');
+      if (req.method !== 'ACK') {
+        const headers = rejection.headers ?? [];
+        sendStateless(req, createResponse(req, rejection.status, rejection.reason, { headers }), source);
+      }
+      return;
+    }
+    const stamped = stampVia(req, source);
+    const disposition = transactions.receiveRequest(stamped, source);
+    switch (disposition.kind) {
+      case 'new':
+        metrics.sipRequests.inc({ method: stamped.method });
+        if (user === undefined) stack.respond(disposition.tx, createResponse(stamped, 503, 'Starting'));
+        else user.onRequest(disposition.tx, stamped);
+        return;
+      case 'ack2xx':
+        metrics.sipRequests.inc({ method: 'ACK' });
+        user?.onAck(stamped, source);
+        return;
+      case 'retransmission':
+      case 'ack':
+        return;
+    }
+  };
+
+  const onResponse = (res: SipResponse): void => {
+    if (validateResponse(res) !== null) {
+      metrics.sipMalformed.inc();
+      return;
+    }
+    transactions.receiveResponse(res);
+  };
+
+  const stack: SipStack = {
+    setUser(u) {
+      user = u;
+    },
+    respond(tx, res) {
+      metrics.sipResponses.inc({ code: String(res.status) });
+      tx.respond(res);
+    },
+    receive(data, source) {
+      let msg;
+      try {
+        msg = parseMessage(data, limits);
+      } catch (err) {
+        if (!(err instanceof SipParseError)) throw err;
+        metrics.sipMalformed.inc();
+        logger.debug(
+          { reason: err.reason, source: `${source.address}:${source.port}` },
+          'unparseable message dropped',
+        );
+        return;
+      }
+      try {
+        if (msg.type === 'request') onRequest(msg, source);
+        else onResponse(msg);
+      } catch (err) {
+        // Validation checked every header the layers below read; a parse error here is a gap in it.
+        if (!(err instanceof SipParseError)) throw err;
+        metrics.sipMalformed.inc();
+        logger.warn({ reason: err.reason }, 'message refused after validation');
+      }
+    },
+  };
+  transport.onMessage((data, source) => stack.receive(data, source));
+  return stack;
+}
