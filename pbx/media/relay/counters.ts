@@ -1,0 +1,31 @@
+import { DROP_REASONS } from './types.js';
+import type { DirectionCounts, DropCounts, RelayCounters } from './types.js';
+
+const directions = (): DirectionCounts => ({ 'a-to-b': 0, 'b-to-a': 0 });
+
+/** Fresh zeroed relay counters; share one instance across sessions for the process-wide metrics. */
+export function createRelayCounters(): RelayCounters {
+  const dropped = {} as DropCounts;
+  for (const reason of DROP_REASONS) dropped[reason] = 0;
+  return {
+    rtpPackets: directions(),
+    rtpBytes: directions(),
+    rtcpPackets: directions(),
+    rtcpBytes: directions(),
+    dropped,
+  };
+}
+
+/** Adds every counter of `from` into `into` (summing lines into a session snapshot). */
+export function addCounters(into: RelayCounters, from: RelayCounters): void {
+  addDirections(into.rtpPackets, from.rtpPackets);
+  addDirections(into.rtpBytes, from.rtpBytes);
+  addDirections(into.rtcpPackets, from.rtcpPackets);
+  addDirections(into.rtcpBytes, from.rtcpBytes);
+  for (const reason of DROP_REASONS) into.dropped[reason] += from.dropped[reason];
+}
+
+function addDirections(into: DirectionCounts, from: DirectionCounts): void {
+  into['a-to-b'] += from['a-to-b'];
+  into['b-to-a'] += from['b-to-a'];
+}

@@ -1,0 +1,23 @@
+/** RTP/RTCP relay: per-call MediaSession owning one RelayLine per media line, with latching and counters. */
+export { createMediaSession, MediaSession } from './session.js';
+export type { MediaSessionOptions } from './session-options.js';
+export { openMediaSession } from './open.js';
+export type { OpenMediaSessionOptions } from './open.js';
+export { RelayLine } from './line.js';
+export type { LinePorts } from './line.js';
+export { createRelayCounters, addCounters } from './counters.js';
+export { MediaBindError, MediaSessionError } from './errors.js';
+export { dgramSocketFactory } from './sockets.js';
+export { DROP_REASONS } from './types.js';
+export type {
+  Side,
+  Direction,
+  DropReason,
+  DirectionCounts,
+  DropCounts,
+  RelayCounters,
+  RemoteEndpoint,
+  PeerAddress,
+  PacketTransform,
+  MediaSocketFactory,
+} from './types.js';

@@ -1,0 +1,29 @@
+import type { Clock } from '../../core/clock.js';
+import type { MediaSession } from './session.js';
+import type { MediaSocketFactory, RelayCounters } from './types.js';
+
+/** Options of createMediaSession. */
+export interface MediaSessionOptions {
+  /** The call's port block (a PortBlock from the pool fits): line i binds start + 4i … start + 4i + 3. */
+  readonly block: { readonly start: number; readonly size: number };
+  /** IPv4 or IPv6 literal to bind (`media.listen`); its family picks udp4 or udp6 sockets. */
+  readonly listen: string;
+  /** Media lines to open at once (default 1); more later with `openLine`. */
+  readonly lines?: number;
+  /** Identifier for logs; default derived from the block. */
+  readonly id?: string;
+  /** Socket factory; default node:dgram. */
+  readonly socketFactory?: MediaSocketFactory;
+  /** Process-wide counters the metrics layer polls; default private to the session. */
+  readonly counters?: RelayCounters;
+  /** Time source of the inactivity check; default the system clock. */
+  readonly clock?: Clock;
+  /** Report the session after this long without RTP either way; 0 or absent disables. */
+  readonly inactivityTimeoutMs?: number;
+  /** How often the inactivity check runs; default 1000 ms. */
+  readonly inactivityCheckMs?: number;
+  /** Called once when the media timeout hits; the B2BUA ends the call with reason `media-timeout`. */
+  readonly onInactive?: (session: MediaSession) => void;
+  /** Called once after close() freed the sockets (the owner of the block releases it here). */
+  readonly onClose?: () => void;
+}

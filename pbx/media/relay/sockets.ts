@@ -1,0 +1,60 @@
+import { createSocket } from 'node:dgram';
+import type { Socket } from 'node:dgram';
+import { MediaBindError } from './errors.js';
+import type { MediaSocketFactory } from './types.js';
+
+/** node:dgram sockets. */
+export const dgramSocketFactory: MediaSocketFactory = { createUdpSocket: (options) => createSocket(options) };
+
+/** Binds one UDP socket on address:port; rejects with MediaBindError and leaves nothing open on failure. */
+export function bindUdp(factory: MediaSocketFactory, address: string, port: number): Promise<Socket> {
+  const type = address.includes(':') ? 'udp6' : 'udp4';
+  const socket = factory.createUdpSocket({ type });
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      closeQuietly(socket);
+      reject(new MediaBindError(address, port, error));
+    };
+    socket.once('error', onError);
+    socket.bind({ port, address, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
+
+/** Binds `count` consecutive ports from `first`; on any failure closes those that did bind and rejects. */
+export async function bindConsecutive(
+  factory: MediaSocketFactory,
+  address: string,
+  first: number,
+  count: number,
+): Promise<Socket[]> {
+  const attempts = [];
+  for (let i = 0; i < count; i++) attempts.push(bindUdp(factory, address, first + i));
+  const results = await Promise.allSettled(attempts);
+  const failure = results.find((r) => r.status === 'rejected');
+  if (failure === undefined) return results.map((r) => (r as PromiseFulfilledResult<Socket>).value);
+  const bound = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+  await Promise.all(bound.map(closeUdp));
+  throw failure.reason;
+}
+
+/** Closes a socket; resolves once the port is free again, at once when it was already closed. */
+export function closeUdp(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
+}
+
+function closeQuietly(socket: Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // already closed: nothing to release
+  }
+}
