@@ -235,3 +235,29 @@ export function viaValue(
 
 /** RFC 3261 §8.1.1.7 magic cookie that marks a branch as globally unique. */
 export const BRANCH_COOKIE = 'z9hG4bK';
+
+/** Largest request sent over UDP when the path MTU is unknown (RFC 3261 §18.1.1). */
+export const UDP_REQUEST_LIMIT = 1300;
+
+/** How a request should travel, and whether UDP is the fallback when a TCP connection cannot be made. */
+export interface RequestTransportChoice {
+  readonly transport: 'udp' | 'tcp';
+  /** True when TCP was chosen only for size: RFC 3261 §18.1.1 lets the sender retry over UDP. */
+  readonly udpFallback: boolean;
+}
+
+/**
+ * RFC 3261 §18.1.1: a request larger than 1300 bytes goes over a congestion-controlled transport
+ * (TCP) when the target allows it — i.e. its URI does not pin `transport=udp` and we listen on TCP.
+ * A target that asks for TCP always gets TCP. The caller rewrites the top Via to the chosen transport.
+ */
+export function requestTransport(
+  size: number,
+  target: { readonly transport: 'udp' | 'tcp'; readonly pinned: boolean },
+  tcpAvailable: boolean,
+): RequestTransportChoice {
+  if (target.transport === 'tcp') return { transport: 'tcp', udpFallback: false };
+  if (size > UDP_REQUEST_LIMIT && tcpAvailable && !target.pinned)
+    return { transport: 'tcp', udpFallback: true };
+  return { transport: 'udp', udpFallback: false };
+}

@@ -52,11 +52,19 @@ export { validateRequest, validateResponse } from './validate.js';
 export type { SipRejection, ValidateOptions } from './validate.js';
 export {
   BRANCH_COOKIE,
+  UDP_REQUEST_LIMIT,
   createRequest,
   createResponse,
   reasonPhrase,
+  requestTransport,
   responseDestination,
   stampVia,
   viaValue,
 } from './build.js';
-export type { MessageSource, RequestSpec, ResponseDestination, ResponseOptions } from './build.js';
+export type {
+  MessageSource,
+  RequestSpec,
+  RequestTransportChoice,
+  ResponseDestination,
+  ResponseOptions,
+} from './build.js';

@@ -7,6 +7,7 @@ import {
   headerLines,
   parseMessage,
   reasonPhrase,
+  requestTransport,
   responseDestination,
   serialize,
   stampVia,
@@ -145,5 +146,23 @@ describe('createRequest', () => {
     expect(header(req, 'content-type')).toBe('text/plain');
     expect(header(req, 'via')).toBe('SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx;rport');
     expect(parseMessage(serialize(req))).toMatchObject({ method: 'MESSAGE', body: Buffer.from('hello') });
+  });
+});
+
+describe('requestTransport (RFC 3261 §18.1.1)', () => {
+  const udpTarget = { transport: 'udp' as const, pinned: false };
+  it('keeps small requests on UDP and moves requests over 1300 bytes to TCP with UDP fallback', () => {
+    expect(requestTransport(1300, udpTarget, true)).toEqual({ transport: 'udp', udpFallback: false });
+    expect(requestTransport(1301, udpTarget, true)).toEqual({ transport: 'tcp', udpFallback: true });
+  });
+  it('stays on UDP when the target pins transport=udp or we have no TCP', () => {
+    expect(requestTransport(5000, { transport: 'udp', pinned: true }, true).transport).toBe('udp');
+    expect(requestTransport(5000, udpTarget, false).transport).toBe('udp');
+  });
+  it('always uses TCP for a TCP target', () => {
+    expect(requestTransport(10, { transport: 'tcp', pinned: true }, true)).toEqual({
+      transport: 'tcp',
+      udpFallback: false,
+    });
   });
 });
