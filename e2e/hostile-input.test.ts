@@ -91,7 +91,7 @@ async function flood(messages: Iterable<Buffer>): Promise<{ sent: number; bytes:
   return { sent, bytes };
 }
 
-/** One valid OPTIONS or INVITE transaction (the INVITE's 501 is ACKed, RFC 3261 §17.1.1.3). */
+/** One valid OPTIONS or INVITE transaction (the INVITE's 404 is ACKed, RFC 3261 §17.1.1.3). */
 async function validTransaction(method: 'OPTIONS' | 'INVITE', n: number): Promise<void> {
   const ep = endpoints('UDP', client.local.port);
   const tag = `warm${process.pid}`;
@@ -112,7 +112,7 @@ async function validTransaction(method: 'OPTIONS' | 'INVITE', n: number): Promis
   await client.send(ack, pbx.sipPort);
 }
 
-/** ~2,000 messages through every path (200, 501 + ACK, 400, dropped garbage) so lazy initialisation is done. */
+/** ~2,000 messages through every path (200, 404 + ACK, 400, dropped garbage) so lazy initialisation is done. */
 async function warmUp(): Promise<void> {
   for (let n = 0; n < 1_600; n += 100) {
     await Promise.all(

@@ -9,8 +9,9 @@ import type { SippOptions, SippResult } from './harness/sipp.js';
 let pbx: PbxProcess;
 
 beforeAll(async () => {
-  // INVITEs from SIPp all come from 127.0.0.1; lift the per-IP INVITE limit so it cannot turn 501s into 503s.
-  pbx = await startPbx({ limits: { invitesPerSecondPerIp: 1000 } });
+  // INVITEs from SIPp all come from 127.0.0.1; lift the per-IP INVITE limit so it cannot turn 404s into 503s.
+  // No static routes: an INVITE to an unregistered user has nowhere to go.
+  pbx = await startPbx({ limits: { invitesPerSecondPerIp: 1000 }, routing: { routes: [] } });
 });
 
 afterAll(stopAllPbx);
@@ -61,9 +62,8 @@ describe.each([
     );
   });
 
-  // Until b2bua routing lands, INVITE is answered 501 by the local UAS; update this case then.
-  it('INVITE gets 501 and the ACK completes the INVITE transaction', async () => {
-    await sippOk('e2e/scenarios/invite-501.xml', transport, 5);
+  it('INVITE to an unknown user gets 404 and the ACK completes the INVITE transaction', async () => {
+    await sippOk('e2e/scenarios/invite-404.xml', transport, 5);
   });
 });
 

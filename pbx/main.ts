@@ -1,18 +1,10 @@
 /** The pbx process: configuration, wiring of I/O to logic, signals. */
 import { parseArgs } from 'node:util';
-import { systemClock } from './core/clock.js';
-import { randomIds } from './core/ids.js';
 import { createLogger } from './core/logger.js';
 import type { Logger } from './core/logger.js';
 import { ConfigError, loadConfig, redactConfig } from './config/index.js';
 import type { PbxConfig } from './config/index.js';
-import { createMetrics } from './http/metrics.js';
-import { startHealthServer, startMetricsServer } from './http/servers.js';
-import type { HttpServer } from './http/servers.js';
-import { localResponse } from './b2bua/local-uas.js';
-import { createSipStack } from './stack/index.js';
-import { createTransactionLayer } from './transaction/index.js';
-import { createTransport } from './transport/index.js';
+import { startPbxApp } from './app.js';
 
 const USAGE = `usage: node dist/pbx/main.js [--config FILE] [--listen ADDR] [--sip-port N] [--http-port N]
                               [--metrics-port N] [--log-level debug|info|warning|error]
@@ -62,73 +54,17 @@ function configure(argv: string[]): PbxConfig {
 }
 
 async function start(config: PbxConfig, logger: Logger): Promise<() => Promise<void>> {
-  const clock = systemClock();
-  const ids = randomIds();
-  const metrics = createMetrics();
-  const transport = createTransport({
-    listen: config.sip.listen,
-    port: config.sip.port,
-    udp: config.sip.transports.includes('udp'),
-    tcp: config.sip.transports.includes('tcp'),
-    maxMessageBytes: config.sip.maxMessageBytes,
-    tcpIdleTimeoutMs: config.sip.tcpIdleTimeoutSeconds * 1000,
-    maxTcpConnections: config.sip.maxTcpConnections,
-    clock,
-  });
-  transport.onError((kind, detail) => {
-    if (kind === 'framing') metrics.sipMalformed.inc();
-    logger.debug({ kind, err: detail.error.message, address: detail.address }, 'transport error');
-  });
-  const transactions = createTransactionLayer({
-    clock,
-    send: (data, dest) => transport.send(dest, data),
-    timers: { t1Ms: config.sip.timers.t1Ms, t2Ms: config.sip.timers.t2Ms, t4Ms: config.sip.timers.t4Ms },
-  });
-  const stack = createSipStack({
-    transport,
-    transactions,
-    limits: {
-      maxMessageBytes: config.sip.maxMessageBytes,
-      maxHeaders: config.sip.limits.maxHeaders,
-      maxHeaderLineBytes: config.sip.limits.maxHeaderLineBytes,
-      maxUriParams: config.sip.limits.maxUriParams,
-    },
-    metrics,
-    logger,
-  });
-  const uas = { userAgent: config.sip.userAgent, toTag: () => ids.token(8), wallClock: () => Date.now() };
-  stack.setUser({
-    onRequest(tx, req) {
-      const res = localResponse(req, uas);
-      if (res !== undefined) stack.respond(tx, res);
-    },
-    onAck() {
-      // No dialogs yet: an ACK for a 2xx we never sent is absorbed (RFC 3261 §17.2.3).
-    },
-  });
-  await transport.start();
-  const servers: HttpServer[] = [];
-  servers.push(
-    await startHealthServer(config.http.listen, config.http.port, () => ({
-      status: 'ok',
-      state: 'running',
-      activeCalls: 0,
-    })),
-  );
-  servers.push(await startMetricsServer(config.http.listen, config.metrics.port, metrics.registry));
+  const app = await startPbxApp(config, logger);
   logger.info(
     {
-      sip: transport.address(),
+      sip: app.sip,
       transports: config.sip.transports,
-      http: { port: servers[0]?.port },
-      metrics: { port: servers[1]?.port },
+      http: { port: app.httpPort },
+      metrics: { port: app.metricsPort },
     },
     'pbx ready',
   );
-  return async () => {
-    transactions.stop();
-    await Promise.all([transport.stop(), ...servers.map((s) => s.close())]);
-  };
+  return () => app.stop();
 }
 
 /** SIGUSR2: a diagnostic heap reading after a full GC (only with `node --expose-gc`). */

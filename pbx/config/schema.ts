@@ -187,6 +187,7 @@ const routeSchema = z.strictObject({
 const routingSchema = z
   .strictObject({
     routes: z.array(routeSchema).default([{ match: '^.*$', target: 'sip:127.0.0.1:5070' }]),
+    noAnswerTimeoutSeconds: z.number().positive().max(3600).default(60),
   })
   .prefault({});
 
@@ -207,7 +208,13 @@ const limitsSchema = z
     invitesPerSecondPerIp: z.number().positive().default(10),
     maxMemoryMb: positiveInt.nullable().default(null),
     rateLimitAction: z.enum(['reject', 'drop']).default('reject'),
-    scannerUserAgents: z.array(regexString('i')).default([...DEFAULT_SCANNER_USER_AGENTS]),
+    scannerUserAgents: z
+      .array(
+        regexString('i').refine((v) => regexError(v, 'i') !== null || !new RegExp(v, 'i').test(''), {
+          message: 'must not match an empty User-Agent (it would drop every INVITE)',
+        }),
+      )
+      .default([...DEFAULT_SCANNER_USER_AGENTS]),
   })
   .prefault({});
 

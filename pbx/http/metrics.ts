@@ -1,5 +1,20 @@
 /** The pbx's Prometheus registry; metric names are a public contract (CONTRACTS.md "Metrics"). */
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Live values read at scrape time. */
+export interface MetricSources {
+  activeCalls(): number;
+  portsInUse(): number;
+  portsTotal(): number;
+  registrations(): Promise<number>;
+  draining(): boolean;
+  /** Aggregate relay counters: packets by direction, drops by reason. */
+  rtp(): { packets: Readonly<Record<string, number>>; dropped: Readonly<Record<string, number>> };
+  /** Refusals by the per-source rate limit since start. */
+  rateLimited(): number;
+  /** Live SIP transactions (RFC 3261 §17), client and server. */
+  transactions(): { client: number; server: number };
+}
 
 /** Every metric the pbx updates, created once per process (or per test). */
 export interface PbxMetrics {
@@ -7,30 +22,123 @@ export interface PbxMetrics {
   readonly sipRequests: Counter<'method'>;
   readonly sipResponses: Counter<'code'>;
   readonly sipMalformed: Counter;
+  readonly callsTotal: Counter<'result'>;
+  readonly inviteTo100: Histogram;
+  readonly registryErrors: Counter;
+  readonly webhookDeliveries: Counter<'result'>;
+  /** Connects the gauges to their live sources. */
+  bind(sources: MetricSources): void;
 }
 
-/** Creates the registry with the default Node.js process metrics and the SIP metrics. */
+/** Creates the registry with the default Node.js process metrics and the pbx metrics. */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMetrics {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  let sources: MetricSources | undefined;
+  const gauge = (name: string, help: string, read: (s: MetricSources) => number | Promise<number>): void => {
+    new Gauge({
+      name,
+      help,
+      registers,
+      async collect() {
+        if (sources !== undefined) this.set(await read(sources));
+      },
+    });
+  };
+  gauge('sippbx_calls_active', 'Calls in progress (ringing or answered)', (s) => s.activeCalls());
+  gauge('sippbx_media_ports_in_use', 'Media relay ports leased to calls', (s) => s.portsInUse());
+  gauge('sippbx_media_ports_total', 'Media relay ports this pbx may lease', (s) => s.portsTotal());
+  gauge('sippbx_registrations_active', 'Unexpired registrar bindings', (s) => s.registrations());
+  gauge('sippbx_draining', '1 while the pbx drains (no new calls), else 0', (s) => (s.draining() ? 1 : 0));
+  new Gauge({
+    name: 'sippbx_sip_transactions',
+    help: 'Live SIP transactions, by kind (client, server)',
+    labelNames: ['kind'],
+    registers,
+    collect() {
+      if (sources === undefined) return;
+      const t = sources.transactions();
+      this.set({ kind: 'client' }, t.client);
+      this.set({ kind: 'server' }, t.server);
+    },
+  });
+  new Counter({
+    name: 'sippbx_rtp_packets_total',
+    help: 'RTP packets relayed, by direction',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      if (sources === undefined) return;
+      this.reset();
+      for (const [direction, n] of Object.entries(sources.rtp().packets)) this.inc({ direction }, n);
+    },
+  });
+  new Counter({
+    name: 'sippbx_rtp_dropped_total',
+    help: 'RTP/RTCP packets dropped by the relay, by reason',
+    labelNames: ['reason'],
+    registers,
+    collect() {
+      if (sources === undefined) return;
+      this.reset();
+      for (const [reason, n] of Object.entries(sources.rtp().dropped)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: 'sippbx_rate_limited_total',
+    help: 'New INVITEs refused by the per-source rate limit',
+    registers,
+    collect() {
+      if (sources === undefined) return;
+      this.reset();
+      this.inc(sources.rateLimited());
+    },
+  });
   return {
     registry,
     sipRequests: new Counter({
       name: 'sippbx_sip_requests_total',
       help: 'SIP requests received, one per transaction (retransmissions are not counted), by method',
       labelNames: ['method'],
-      registers: [registry],
+      registers,
     }),
     sipResponses: new Counter({
       name: 'sippbx_sip_responses_total',
       help: 'SIP responses sent by the pbx, by status code',
       labelNames: ['code'],
-      registers: [registry],
+      registers,
     }),
     sipMalformed: new Counter({
       name: 'sippbx_sip_malformed_total',
       help: 'SIP messages dropped or refused because they could not be parsed or were invalid',
-      registers: [registry],
+      registers,
     }),
+    callsTotal: new Counter({
+      name: 'sippbx_calls_total',
+      help: 'Calls ended, by result (answered, busy, no-answer, cancelled, failed, rejected)',
+      labelNames: ['result'],
+      registers,
+    }),
+    inviteTo100: new Histogram({
+      name: 'sippbx_invite_to_100_seconds',
+      help: 'Time from receiving a new INVITE to sending 100 Trying',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
+      registers,
+    }),
+    registryErrors: new Counter({
+      name: 'sippbx_registry_errors_total',
+      help: 'Failed operations on the shared registry (Redis)',
+      registers,
+    }),
+    webhookDeliveries: new Counter({
+      name: 'sippbx_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by result',
+      labelNames: ['result'],
+      registers,
+    }),
+    bind(s) {
+      sources = s;
+    },
   };
 }

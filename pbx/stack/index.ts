@@ -8,6 +8,7 @@ import type { PbxMetrics } from '../http/metrics.js';
 import {
   SipParseError,
   createResponse,
+  header,
   parseMessage,
   responseDestination,
   serialize,
@@ -24,6 +25,11 @@ import type { SendDestination, SipTransport, TransportSource } from '../transpor
 export interface TransactionUser {
   /** A new server transaction; the user must respond through `tx.respond`. */
   onRequest(tx: ServerTransaction, req: SipRequest): void;
+  /**
+   * Admission of a new out-of-dialog INVITE before any transaction state exists (floods cost no
+   * state): undefined to accept, 'drop' to ignore it, or a rejection answered statelessly.
+   */
+  screen?(req: SipRequest, source: MessageSource): undefined | 'drop' | SipResponse;
   /** An ACK that matched no transaction: the ACK for a 2xx, end to end (RFC 3261 §17.2.3, RFC 6026). */
   onAck(req: SipRequest, source: MessageSource): void;
 }
@@ -47,6 +53,11 @@ export interface SipStack {
   receive(data: Buffer, source: TransportSource): void;
 }
 
+/** An INVITE that starts a dialog: no To tag (RFC 3261 §12.1). */
+function isInitialInvite(req: SipRequest): boolean {
+  return req.method === 'INVITE' && !/;\s*tag\s*=/i.test(header(req, 'to') ?? '');
+}
+
 /** Wires transport -> parser -> validation -> transaction layer -> user. */
 export function createSipStack(options: SipStackOptions): SipStack {
   const { transport, transactions, limits, metrics, logger } = options;
@@ -66,18 +77,32 @@ export function createSipStack(options: SipStackOptions): SipStack {
     });
   };
 
-  const onRequest = (req: SipRequest, source: MessageSource): void => {
+  /** Refuses an invalid request statelessly; true when it was invalid. */
+  const refuseInvalid = (req: SipRequest, source: MessageSource): boolean => {
     const rejection = validateRequest(req);
-    if (rejection !== null) {
-      metrics.sipMalformed.inc();
-      logger.debug({ reason: rejection.reason, source }, 'invalid request refused');
-      if (req.method !== 'ACK') {
-        const headers = rejection.headers ?? [];
-        sendStateless(req, createResponse(req, rejection.status, rejection.reason, { headers }), source);
-      }
-      return;
+    if (rejection === null) return false;
+    metrics.sipMalformed.inc();
+    logger.debug({ reason: rejection.reason, source }, 'invalid request refused');
+    if (req.method !== 'ACK') {
+      const headers = rejection.headers ?? [];
+      sendStateless(req, createResponse(req, rejection.status, rejection.reason, { headers }), source);
     }
+    return true;
+  };
+
+  /** Admission before any state: true when the INVITE was dropped or refused here. */
+  const screened = (req: SipRequest, source: MessageSource): boolean => {
+    if (!isInitialInvite(req) || user?.screen === undefined || transactions.isKnown(req)) return false;
+    const verdict = user.screen(req, source);
+    if (verdict === undefined) return false;
+    if (verdict !== 'drop') sendStateless(req, verdict, source);
+    return true;
+  };
+
+  const onRequest = (req: SipRequest, source: MessageSource): void => {
+    if (refuseInvalid(req, source)) return;
     const stamped = stampVia(req, source);
+    if (screened(stamped, source)) return;
     const disposition = transactions.receiveRequest(stamped, source);
     switch (disposition.kind) {
       case 'new':

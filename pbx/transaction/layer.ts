@@ -110,6 +110,10 @@ class Layer implements TransactionLayer {
     return { kind: 'new', tx: this.createServer(req, source) };
   }
 
+  isKnown(req: SipRequest): boolean {
+    return this.findServer(req, matchMethod(req)) !== undefined;
+  }
+
   findInviteServerTransaction(cancel: SipRequest): InviteServerTransaction | undefined {
     const tx = this.findServer(cancel, 'INVITE');
     return tx?.kind === 'invite' ? tx : undefined;

@@ -125,6 +125,8 @@ export interface TransactionLayer {
   receiveRequest(req: SipRequest, source: MessageSource): RequestDisposition;
   /** The INVITE server transaction a CANCEL cancels (§9.2), or undefined. */
   findInviteServerTransaction(cancel: SipRequest): InviteServerTransaction | undefined;
+  /** True when a request (not ACK) matches a live server transaction: it is a retransmission (§17.2.3). */
+  isKnown(req: SipRequest): boolean;
   /** Live transactions. */
   size(): TransactionCounts;
   /** Clears every timer and forgets every transaction, without callbacks. */

@@ -34,7 +34,7 @@ describe('defaultConfig', () => {
         transcode: false,
         inactivityTimeoutSeconds: null,
       },
-      routing: { routes: [{ match: '^.*$', target: 'sip:127.0.0.1:5070' }] },
+      routing: { routes: [{ match: '^.*$', target: 'sip:127.0.0.1:5070' }], noAnswerTimeoutSeconds: 60 },
       registry: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'sippbx:' } },
       limits: {
         invitesPerSecondPerIp: 10,

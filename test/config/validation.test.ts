@@ -340,3 +340,9 @@ describe('validation', () => {
     expect(err.issues[0]?.path).toBe('sip.__proto__');
   });
 });
+
+describe('limits.scannerUserAgents', () => {
+  it('refuses a pattern that matches an empty User-Agent', () => {
+    expect(() => parseConfig({ limits: { scannerUserAgents: ['sipvicious|'] } })).toThrow(/empty User-Agent/);
+  });
+});

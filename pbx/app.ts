@@ -1,0 +1,234 @@
+/**
+ * Builds and starts a pbx from a validated config: transport, transactions, stack, media, registry,
+ * protection, B2BUA, HTTP servers. main.ts adds the command line and signals; tests start it
+ * in-process.
+ */
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import { systemClock } from './core/clock.js';
+import type { Clock } from './core/clock.js';
+import { randomIds } from './core/ids.js';
+import type { IdSource } from './core/ids.js';
+import type { Logger } from './core/logger.js';
+import type { PbxConfig } from './config/index.js';
+import { createB2bua } from './b2bua/b2bua.js';
+import type { B2bua } from './b2bua/b2bua.js';
+import type { B2buaContext } from './b2bua/context.js';
+import type { EventSink } from './events/index.js';
+import { createMetrics } from './http/metrics.js';
+import type { PbxMetrics } from './http/metrics.js';
+import { startHealthServer, startMetricsServer } from './http/servers.js';
+import type { HttpServer } from './http/servers.js';
+import { createPortPool } from './media/ports/index.js';
+import { createRelayCounters } from './media/relay/index.js';
+import {
+  createInviteGate,
+  createOverloadGuard,
+  createRateLimiter,
+  createScannerFilter,
+} from './protect/index.js';
+import { memoryCallRegistry, memoryLocationStore } from './registry/index.js';
+import { uriHost } from './sip/index.js';
+import { createSipStack } from './stack/index.js';
+import { createTransactionLayer } from './transaction/index.js';
+import type { TransactionLayer } from './transaction/index.js';
+import { createTransport } from './transport/index.js';
+
+/** A running pbx. */
+export interface PbxApp {
+  readonly sip: { readonly address: string; readonly port: number };
+  readonly httpPort: number;
+  readonly metricsPort: number;
+  readonly b2bua: B2bua;
+  readonly transactions: TransactionLayer;
+  readonly metrics: PbxMetrics;
+  /** Closes listeners and timers (calls are not ended: drain first). */
+  stop(): Promise<void>;
+}
+
+/** Injection points for tests. */
+export interface PbxAppOptions {
+  readonly clock?: Clock;
+  readonly ids?: IdSource;
+  readonly events?: EventSink;
+}
+
+/** The address written into Via/Contact: the configured one, the bind address, or the first non-loopback IPv4. */
+export function advertisedAddress(configured: string | null, listen: string): string {
+  if (configured !== null) return configured;
+  if (listen !== '0.0.0.0' && listen !== '::') return listen;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+/** Starts a pbx. */
+export async function startPbxApp(
+  config: PbxConfig,
+  logger: Logger,
+  opts: PbxAppOptions = {},
+): Promise<PbxApp> {
+  const clock = opts.clock ?? systemClock();
+  const ids = opts.ids ?? randomIds();
+  const metrics = createMetrics();
+  const transport = createTransport({
+    listen: config.sip.listen,
+    port: config.sip.port,
+    udp: config.sip.transports.includes('udp'),
+    tcp: config.sip.transports.includes('tcp'),
+    maxMessageBytes: config.sip.maxMessageBytes,
+    tcpIdleTimeoutMs: config.sip.tcpIdleTimeoutSeconds * 1000,
+    maxTcpConnections: config.sip.maxTcpConnections,
+    clock,
+  });
+  transport.onError((kind, detail) => {
+    if (kind === 'framing') metrics.sipMalformed.inc();
+    logger.debug({ kind, err: detail.error.message, address: detail.address }, 'transport error');
+  });
+  const transactions = createTransactionLayer({
+    clock,
+    send: (data, dest) => transport.send(dest, data),
+    timers: { t1Ms: config.sip.timers.t1Ms, t2Ms: config.sip.timers.t2Ms, t4Ms: config.sip.timers.t4Ms },
+  });
+  const stack = createSipStack({
+    transport,
+    transactions,
+    limits: {
+      maxMessageBytes: config.sip.maxMessageBytes,
+      maxHeaders: config.sip.limits.maxHeaders,
+      maxHeaderLineBytes: config.sip.limits.maxHeaderLineBytes,
+      maxUriParams: config.sip.limits.maxUriParams,
+    },
+    metrics,
+    logger,
+  });
+  await transport.start();
+  const bound = transport.address();
+  const sipHost = uriHost(advertisedAddress(config.sip.advertisedAddress, config.sip.listen));
+  const mediaAddress =
+    config.media.advertisedAddress ??
+    (isIP(sipHost.replace(/^\[|\]$/g, '')) !== 0
+      ? sipHost.replace(/^\[|\]$/g, '')
+      : advertisedAddress(null, '0.0.0.0'));
+  const pool = createPortPool({
+    start: config.media.portRange.start,
+    end: config.media.portRange.end,
+    portsPerCall: config.media.portsPerCall,
+    maxCalls: config.media.maxCalls,
+    clock,
+  });
+  const counters = createRelayCounters();
+  const locations = memoryLocationStore();
+  const callRegistry = memoryCallRegistry();
+  const gate = createInviteGate({
+    rateLimiter: createRateLimiter({ ratePerSecond: config.limits.invitesPerSecondPerIp, clock }),
+    scannerFilter: createScannerFilter([...config.limits.scannerUserAgents]),
+    overloadGuard: createOverloadGuard({
+      maxCalls: config.media.maxCalls,
+      maxMemoryMb: config.limits.maxMemoryMb,
+      clock,
+    }),
+    action: config.limits.rateLimitAction,
+  });
+  const ctx: B2buaContext = {
+    clock,
+    wallClock: () => Date.now(),
+    ids,
+    transactions,
+    local: {
+      udp: { transport: 'udp', host: sipHost, port: bound.port },
+      tcp: { transport: 'tcp', host: sipHost, port: bound.port },
+    },
+    tcpAvailable: config.sip.transports.includes('tcp'),
+    respond: (tx, res) => stack.respond(tx, res),
+    send: (data, dest) => transport.send(dest, data),
+    media: {
+      pool,
+      listen: config.media.listen,
+      advertised: mediaAddress,
+      clock,
+      counters,
+      ...(config.media.inactivityTimeoutSeconds === null
+        ? {}
+        : { inactivityTimeoutMs: config.media.inactivityTimeoutSeconds * 1000 }),
+    },
+    events: opts.events ?? { emit: (event) => logger.info({ event }, event.type) },
+    metrics: {
+      inviteTo100: (seconds) => metrics.inviteTo100.observe(seconds),
+      callEnded: (result) => metrics.callsTotal.inc({ result }),
+    },
+    timers: {
+      t1Ms: config.sip.timers.t1Ms,
+      t2Ms: config.sip.timers.t2Ms,
+      noAnswerMs: config.routing.noAnswerTimeoutSeconds * 1000,
+    },
+    logger,
+    userAgent: config.sip.userAgent,
+  };
+  const pod = process.env.POD_NAME ?? 'standalone';
+  const b2bua = createB2bua({
+    ctx,
+    routes: config.routing.routes.map((r) => ({ match: new RegExp(r.match), target: r.target })),
+    locations,
+    gate,
+    locationClock: () => Date.now(),
+    accepting: () => true,
+    onCallStarted: (call) => {
+      callRegistry
+        .register({
+          callId: call.id,
+          legs: call.legs,
+          owner: { pod, sipAddress: `${sipHost}:${bound.port}` },
+          startTime: Date.now(),
+        })
+        .catch((err: unknown) => logger.warn({ err }, 'call registry write failed'));
+    },
+    onCallEnded: (call) => {
+      callRegistry
+        .remove(call.id)
+        .catch((err: unknown) => logger.warn({ err }, 'call registry remove failed'));
+    },
+  });
+  stack.setUser(b2bua);
+  transactions.onStrayResponse(() => undefined);
+  metrics.bind({
+    activeCalls: () => b2bua.activeCalls(),
+    portsInUse: () => pool.inUse(),
+    portsTotal: () => pool.total(),
+    registrations: () => locations.count(),
+    draining: () => false,
+    rtp: () => ({ packets: counters.rtpPackets, dropped: counters.dropped }),
+    rateLimited: () => gate.counters().rateLimited,
+    transactions: () => transactions.size(),
+  });
+  const health = await startHealthServer(config.http.listen, config.http.port, () => ({
+    status: 'ok',
+    state: 'running',
+    activeCalls: b2bua.activeCalls(),
+  }));
+  const metricsServer: HttpServer = await startMetricsServer(
+    config.http.listen,
+    config.metrics.port,
+    metrics.registry,
+  );
+  return {
+    sip: bound,
+    httpPort: health.port,
+    metricsPort: metricsServer.port,
+    b2bua,
+    transactions,
+    metrics,
+    async stop() {
+      transactions.stop();
+      pool.close();
+      await Promise.all([
+        transport.stop(),
+        health.close(),
+        metricsServer.close(),
+        locations.close(),
+        callRegistry.close(),
+      ]);
+    },
+  };
+}

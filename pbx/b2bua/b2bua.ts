@@ -1,0 +1,236 @@
+/**
+ * The B2BUA: the transaction user of the SIP stack. New INVITEs become Calls (route, media, B-leg);
+ * in-dialog requests find their call by Call-ID and go to it; REGISTER goes to the registrar;
+ * OPTIONS is answered locally (RFC 3261 §11).
+ */
+import { acceptRemoteSeq } from '../dialog/index.js';
+import type { InviteGate } from '../protect/index.js';
+import type { LocationStore } from '../registry/index.js';
+import { PortPoolExhausted } from '../media/ports/index.js';
+import { SdpError } from '../media/sdp/index.js';
+import { createResponse, hdr, header, maxForwards, tagOf, toHeader, vias } from '../sip/index.js';
+import type { MessageSource, SipRequest, SipResponse } from '../sip/index.js';
+import type { InviteServerTransaction, ServerTransaction } from '../transaction/index.js';
+import type { TransactionUser } from '../stack/index.js';
+import { Call } from './call.js';
+import type { CallView, LegName } from './call.js';
+import type { B2buaContext } from './context.js';
+import { localResponse } from './local-uas.js';
+import { CallMedia } from './media.js';
+import { register } from './registrar.js';
+import { route } from './routing.js';
+import type { Route } from './routing.js';
+
+/** What the B2BUA needs beyond the shared call context. */
+export interface B2buaOptions {
+  readonly ctx: B2buaContext;
+  readonly routes: readonly Route[];
+  readonly locations: LocationStore;
+  readonly gate: InviteGate;
+  /** Clock of the location store's expiry times. */
+  readonly locationClock: () => number;
+  /** False while draining: new calls get 503 + Retry-After (ARCHITECTURE.md "Drain"). */
+  readonly accepting: () => boolean;
+  /** Called when a call starts and ends (the shared registry, issue 6). */
+  readonly onCallStarted?: (call: Call) => void;
+  readonly onCallEnded?: (call: Call) => void;
+}
+
+/** The running B2BUA. */
+export interface B2bua extends TransactionUser {
+  /** Live calls. */
+  calls(): CallView[];
+  /** Number of live calls. */
+  activeCalls(): number;
+  /** Ends every call (drain deadline): BYE on answered legs, final responses on ringing ones. */
+  endAll(reason: string): Promise<void>;
+}
+
+/** Creates the B2BUA. */
+export function createB2bua(options: B2buaOptions): B2bua {
+  const { ctx } = options;
+  const calls = new Map<string, Call>();
+  const byCallId = new Map<string, Call>();
+
+  const reply = (
+    tx: ServerTransaction,
+    req: SipRequest,
+    status: number,
+    reason?: string,
+    extra = {},
+  ): void => {
+    ctx.respond(tx, createResponse(req, status, reason, { toTag: ctx.ids.token(8), ...extra }));
+  };
+
+  const onEnded = (call: Call): void => {
+    calls.delete(call.id);
+    byCallId.delete(call.legs.a);
+    byCallId.delete(call.legs.b);
+    options.onCallEnded?.(call);
+  };
+
+  async function newCall(tx: InviteServerTransaction, req: SipRequest, source: MessageSource): Promise<void> {
+    const received = ctx.clock.now();
+    if (!options.accepting()) {
+      reply(tx, req, 503, 'Service Unavailable', { headers: [hdr('Retry-After', 30)] });
+      return;
+    }
+    ctx.respond(tx, createResponse(req, 100, 'Trying'));
+    ctx.metrics.inviteTo100((ctx.clock.now() - received) / 1000);
+    const mf = maxForwards(req);
+    if (mf === 0) return reply(tx, req, 483, 'Too Many Hops');
+    if (isLooped(req)) return reply(tx, req, 482, 'Loop Detected');
+    const target = await route(req, options.routes, options.locations, ctx);
+    if (target === undefined) return reply(tx, req, 404, 'Not Found');
+    if (target === 'loop') return reply(tx, req, 482, 'Loop Detected');
+    let media: CallMedia;
+    try {
+      media = await CallMedia.open(ctx.media);
+    } catch (err) {
+      if (!(err instanceof PortPoolExhausted)) throw err;
+      const retry = Math.max(1, Math.ceil((err.retryAfterMs ?? 5000) / 1000));
+      return reply(tx, req, 503, 'Service Unavailable', { headers: [hdr('Retry-After', retry)] });
+    }
+    const call = new Call(ctx, {
+      id: ctx.ids.token(12),
+      tx,
+      invite: req,
+      source,
+      target,
+      media,
+      startTime: ctx.wallClock(),
+      onEnded,
+    });
+    calls.set(call.id, call);
+    byCallId.set(call.legs.a, call);
+    byCallId.set(call.legs.b, call);
+    options.onCallStarted?.(call);
+    ctx.events.emit({
+      type: 'call.started',
+      id: ctx.ids.token(12),
+      timestamp: new Date(ctx.wallClock()).toISOString(),
+      callId: call.id,
+      legs: call.eventLegs(),
+    });
+    call.run(async () => {
+      try {
+        await call.start();
+      } catch (err) {
+        if (!(err instanceof SdpError)) throw err;
+        reply(tx, req, 488, 'Not Acceptable Here');
+        await call.terminate(`bad SDP: ${err.reason}`);
+      }
+    });
+  }
+
+  /** Our own B-leg INVITE coming back to us: a Via we wrote is already in it. */
+  function isLooped(req: SipRequest): boolean {
+    const me = [ctx.local.udp, ctx.local.tcp];
+    return vias(req)
+      .slice(1)
+      .some((v) =>
+        me.some(
+          (l) =>
+            v.host === l.host && (v.port ?? 5060) === l.port && (v.params.get('branch') ?? '').length > 0,
+        ),
+      );
+  }
+
+  function inDialog(tx: ServerTransaction, req: SipRequest): void {
+    const callIdValue = header(req, 'call-id') ?? '';
+    const call = byCallId.get(callIdValue);
+    const leg = call?.legOf(callIdValue);
+    if (call === undefined || leg === undefined || tagOf(toHeader(req)) !== call.dialog(leg).localTag) {
+      reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    if (!acceptRemoteSeq(call.dialog(leg), req)) {
+      reply(tx, req, 500, 'CSeq Out of Order');
+      return;
+    }
+    dispatchInDialog(call, leg, tx, req);
+  }
+
+  function dispatchInDialog(call: Call, leg: LegName, tx: ServerTransaction, req: SipRequest): void {
+    switch (req.method) {
+      case 'BYE':
+        call.run(() => call.bye(leg, tx, req));
+        return;
+      case 'PRACK':
+        if (leg === 'a') call.run(() => call.prack(tx, req));
+        else reply(tx, req, 481, 'No Reliable Provisional');
+        return;
+      case 'OPTIONS':
+        ctx.respond(tx, createResponse(req, 200, 'OK'));
+        return;
+      default:
+        call.run(() => call.forward(leg, tx, req));
+    }
+  }
+
+  function cancel(tx: ServerTransaction, req: SipRequest): void {
+    const invite = ctx.transactions.findInviteServerTransaction(req);
+    if (invite === undefined) {
+      reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+      return;
+    }
+    ctx.respond(tx, createResponse(req, 200, 'OK'));
+    const call = byCallId.get(header(req, 'call-id') ?? '');
+    if (call !== undefined) call.run(() => call.cancel());
+  }
+
+  const b2bua: B2bua = {
+    screen(req, source): undefined | 'drop' | SipResponse {
+      const verdict = options.gate.check({
+        sourceIp: source.address,
+        userAgent: header(req, 'user-agent'),
+        activeCalls: calls.size,
+      });
+      if (verdict.verdict === 'accept') return undefined;
+      if (verdict.verdict === 'drop') return 'drop';
+      return createResponse(req, 503, 'Service Unavailable', {
+        toTag: ctx.ids.token(8),
+        headers: [hdr('Retry-After', verdict.retryAfter)],
+      });
+    },
+    onRequest(tx, req) {
+      if (req.method === 'CANCEL') return cancel(tx, req);
+      if (tagOf(toHeader(req)) !== undefined) return inDialog(tx, req);
+      if (req.method === 'INVITE' && tx.kind === 'invite') {
+        newCall(tx, req, tx.source).catch((err: unknown) => {
+          ctx.logger.error({ err }, 'new call failed');
+          reply(tx, req, 500, 'Server Internal Error');
+        });
+        return;
+      }
+      if (req.method === 'REGISTER') {
+        register(options.locations, req, tx.source, options.locationClock, ctx.ids.token(8)).then(
+          (res) => ctx.respond(tx, res),
+          (err: unknown) => {
+            ctx.logger.error({ err }, 'REGISTER failed');
+            reply(tx, req, 500, 'Server Internal Error');
+          },
+        );
+        return;
+      }
+      const res = localResponse(req, {
+        userAgent: ctx.userAgent,
+        toTag: () => ctx.ids.token(8),
+        wallClock: () => ctx.wallClock(),
+      });
+      if (res !== undefined) ctx.respond(tx, res);
+    },
+    onAck(req) {
+      const callIdValue = header(req, 'call-id') ?? '';
+      const call = byCallId.get(callIdValue);
+      const leg = call?.legOf(callIdValue);
+      if (call !== undefined && leg !== undefined) call.run(() => call.ack(leg, req));
+    },
+    calls: () => [...calls.values()].map((c) => c.view()),
+    activeCalls: () => calls.size,
+    async endAll(reason) {
+      await Promise.all([...calls.values()].map((c) => c.terminate(reason)));
+    },
+  };
+  return b2bua;
+}

@@ -1,0 +1,670 @@
+/**
+ * One call: an A-leg (we are the UAS) and a B-leg (we are the UAC), each its own dialog (RFC 3261 §6,
+ * B2BUA), with the relay between them. Every input of a call runs through one promise chain, so SDP
+ * work that awaits a socket bind never reorders the call's messages. `end()` is idempotent and frees
+ * everything the call owns exactly once.
+ */
+import { applyUacResponse, inDialogRequest, newBranch, uacDialog, uasDialog } from '../dialog/index.js';
+import type { Dialog } from '../dialog/index.js';
+import type { CallEventBase, CallEventType, CallResult, EndedBy, EventLegs } from '../events/index.js';
+import { SdpError } from '../media/sdp/index.js';
+import {
+  createRequest,
+  createResponse,
+  hdr,
+  header,
+  optionTags,
+  rack,
+  rseq,
+  serialize,
+  viaValue,
+} from '../sip/index.js';
+import type { MessageSource, SipHeader, SipRequest, SipResponse } from '../sip/index.js';
+import { createCancel } from '../transaction/index.js';
+import type {
+  ClientTransaction,
+  ClientTransactionUser,
+  Destination,
+  InviteServerTransaction,
+  ServerTransaction,
+} from '../transaction/index.js';
+import { CallTimer } from './context.js';
+import type { B2buaContext } from './context.js';
+import type { CallMedia } from './media.js';
+import { flowDestination, resolveTarget } from './targets.js';
+
+/** Where a call is in its life. */
+export type CallState = 'calling' | 'early' | 'answered' | 'ended';
+
+/** A leg of the call. */
+export type LegName = 'a' | 'b';
+
+/** What the B2BUA knows when it creates a call. */
+export interface CallInit {
+  readonly id: string;
+  readonly tx: InviteServerTransaction;
+  readonly invite: SipRequest;
+  readonly source: MessageSource;
+  /** Request-URI of the B-leg INVITE and where it goes. */
+  readonly target: { readonly uri: string; readonly dest: Destination };
+  readonly media: CallMedia;
+  /** Wall-clock start time (ms since the epoch). */
+  readonly startTime: number;
+  /** Called once when the call has ended and released its resources. */
+  readonly onEnded: (call: Call) => void;
+}
+
+/** A snapshot for the management API. */
+export interface CallView {
+  readonly id: string;
+  readonly legs: { readonly a: string; readonly b: string };
+  readonly from: string;
+  readonly to: string;
+  readonly state: CallState;
+  readonly startTime: string;
+  readonly answerTime: string | null;
+  readonly mediaPorts: { readonly start: number; readonly end: number };
+}
+
+const CONTENT_HEADERS = ['event', 'info-package', 'subject', 'subscription-state', 'refer-to', 'referred-by'];
+
+/** A pending end-to-end ACK: the 2xx we sent on one leg waits for it, then we ACK the other leg. */
+interface AckWait {
+  readonly seq: number;
+  readonly onAck: (ack: SipRequest) => Promise<void>;
+}
+
+/** One call between two legs. */
+export class Call {
+  readonly id: string;
+  state: CallState = 'calling';
+  readonly #ctx: B2buaContext;
+  readonly #init: CallInit;
+  readonly #a: Dialog;
+  readonly #b: Dialog;
+  readonly #bInvite: SipRequest;
+  #bTx: ClientTransaction | undefined;
+  #bProvisional = false;
+  #cancelB = false;
+  #answerTime: number | undefined;
+  #ackToB: { data: Buffer; dest: Destination } | undefined;
+  #offerPending = false;
+  readonly #ackWaits: Record<LegName, AckWait | undefined> = { a: undefined, b: undefined };
+  readonly #noAnswer: CallTimer;
+  readonly #retransmit: CallTimer;
+  readonly #reliable: CallTimer;
+  #rseq = 0;
+  #reliableOut: { res: SipResponse; rseq: number } | undefined;
+  readonly #reliableQueue: SipResponse[] = [];
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: B2buaContext, init: CallInit) {
+    this.#ctx = ctx;
+    this.#init = init;
+    this.id = init.id;
+    this.#a = uasDialog(init.invite, ctx.ids.token(8));
+    const aFrom = header(init.invite, 'from') ?? '';
+    const fromUri = aFrom.includes('<')
+      ? aFrom.slice(0, aFrom.indexOf('>') + 1)
+      : `<${aFrom.split(';')[0] ?? ''}>`;
+    this.#b = uacDialog({
+      callId: `${ctx.ids.token(12)}@sippbx`,
+      localTag: ctx.ids.token(8),
+      localUri: fromUri,
+      remoteUri: `<${init.target.uri}>`,
+      remoteTarget: init.target.uri,
+      initialSeq: 1,
+    });
+    this.#bInvite = this.#buildBInvite();
+    this.#noAnswer = new CallTimer(ctx.clock);
+    this.#retransmit = new CallTimer(ctx.clock);
+    this.#reliable = new CallTimer(ctx.clock);
+  }
+
+  /** SIP Call-IDs of both legs. */
+  get legs(): { a: string; b: string } {
+    return { a: this.#a.callId, b: this.#b.callId };
+  }
+
+  /** Which leg a SIP Call-ID belongs to. */
+  legOf(callId: string): LegName | undefined {
+    return callId === this.#a.callId ? 'a' : callId === this.#b.callId ? 'b' : undefined;
+  }
+
+  /** The dialog of a leg (tags, CSeq). */
+  dialog(leg: LegName): Dialog {
+    return leg === 'a' ? this.#a : this.#b;
+  }
+
+  /** Legs as events describe them. */
+  eventLegs(): EventLegs {
+    const s = this.#init.source;
+    return {
+      a: {
+        callId: this.#a.callId,
+        from: header(this.#init.invite, 'from') ?? '',
+        to: header(this.#init.invite, 'to') ?? '',
+        source: `${s.address}:${s.port}`,
+      },
+      b: { callId: this.#b.callId, target: this.#init.target.uri },
+    };
+  }
+
+  /** A snapshot for the management API. */
+  view(): CallView {
+    const base = this.#init.media.basePort;
+    return {
+      id: this.id,
+      legs: this.legs,
+      from: header(this.#init.invite, 'from') ?? '',
+      to: header(this.#init.invite, 'to') ?? '',
+      state: this.state,
+      startTime: new Date(this.#init.startTime).toISOString(),
+      answerTime: this.#answerTime === undefined ? null : new Date(this.#answerTime).toISOString(),
+      mediaPorts: { start: base, end: base + 8 },
+    };
+  }
+
+  /** Runs a handler after every earlier one of this call; a failure ends the call. */
+  run(fn: () => Promise<void> | void): void {
+    this.#chain = this.#chain.then(fn).catch((err: unknown) => {
+      this.#ctx.logger.error({ err, callId: this.id }, 'call handler failed');
+      this.#fail(500, 'internal error');
+    });
+  }
+
+  // ---- B-leg INVITE -------------------------------------------------------------------------------
+
+  #buildBInvite(): SipRequest {
+    const inv = this.#init.invite;
+    const local = this.#ctx.local[this.#init.target.dest.transport];
+    const maxForwards = Number(header(inv, 'max-forwards') ?? '70') - 1;
+    const headers: SipHeader[] = [
+      hdr('Via', viaValue(local.transport, local.host, local.port, newBranch(this.#ctx.ids.token(10)))),
+      hdr('Max-Forwards', Math.max(0, maxForwards)),
+      hdr('From', `${this.#b.localUri};tag=${this.#b.localTag}`),
+      hdr('To', this.#b.remoteUri),
+      hdr('Call-ID', this.#b.callId),
+      hdr('CSeq', `${this.#b.localSeq} INVITE`),
+      hdr('Contact', this.#contact('b')),
+      hdr('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO'),
+      hdr('Supported', '100rel'),
+      hdr('User-Agent', this.#ctx.userAgent),
+    ];
+    return createRequest({ method: 'INVITE', uri: this.#init.target.uri, headers });
+  }
+
+  #contact(leg: LegName): string {
+    const transport = leg === 'a' ? this.#init.source.transport : this.#init.target.dest.transport;
+    const local = this.#ctx.local[transport];
+    return `<sip:${local.host}:${local.port}${transport === 'tcp' ? ';transport=tcp' : ''}>`;
+  }
+
+  /** Sends the B-leg INVITE, with A's offer rewritten when there is one; starts the no-answer timer. */
+  async start(): Promise<void> {
+    let invite = this.#bInvite;
+    const body = this.#init.invite.body;
+    if (body.length > 0) {
+      const offer = await this.#init.media.relay('a', body);
+      invite = { ...invite, headers: invite.headers.filter((h) => h.key !== 'content-length') };
+      invite = createRequest({
+        method: 'INVITE',
+        uri: invite.uri,
+        headers: [...invite.headers],
+        body: offer,
+        contentType: 'application/sdp',
+      });
+    }
+    this.#noAnswer.set(this.#ctx.timers.noAnswerMs, () => this.run(() => this.#onNoAnswer()));
+    this.#bTx = this.#ctx.transactions.sendRequest(invite, this.#init.target.dest, this.#bInviteUser(invite));
+  }
+
+  #bInviteUser(invite: SipRequest): ClientTransactionUser {
+    return {
+      onResponse: (res) => this.run(() => this.#onBResponse(res, invite)),
+      onTimeout: () => this.run(() => this.#onBGone(408, 'Request Timeout', 'callee did not respond')),
+      onTransportError: () => this.run(() => this.#onBGone(503, 'Service Unavailable', 'callee unreachable')),
+    };
+  }
+
+  async #onBResponse(res: SipResponse, invite: SipRequest): Promise<void> {
+    if (res.status === 100) return;
+    if (res.status >= 200 && res.status < 300) return this.#onB2xx(res, invite);
+    if (this.state === 'ended' || this.state === 'answered') return;
+    if (res.status < 200) return this.#onBProvisional(res, invite);
+    return this.#onBFailure(res);
+  }
+
+  async #onBProvisional(res: SipResponse, invite: SipRequest): Promise<void> {
+    this.#bProvisional = true;
+    applyUacResponse(this.#b, res);
+    if (this.#cancelB) {
+      this.#sendCancelToB(invite);
+      return;
+    }
+    await this.#prackIfReliable(res, invite);
+    const body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+    const out = this.#toA(res.status, res.reason, body);
+    this.state = 'early';
+    if (this.#reliableToA(res)) this.#sendReliable(out);
+    else this.#ctx.respond(this.#init.tx, out);
+  }
+
+  /** RFC 3262: a reliable provisional from B is PRACKed by us, leg-locally. */
+  async #prackIfReliable(res: SipResponse, invite: SipRequest): Promise<void> {
+    const seq = rseq(res);
+    if (seq === undefined || !optionTags(res, 'require').includes('100rel')) return;
+    const invSeq = invite.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '1';
+    await this.#request('b', 'PRACK', { headers: [hdr('RAck', `${seq} ${invSeq} INVITE`)] });
+  }
+
+  #reliableToA(res: SipResponse): boolean {
+    const inv = this.#init.invite;
+    if (optionTags(inv, 'require').includes('100rel')) return true;
+    return optionTags(inv, 'supported').includes('100rel') && optionTags(res, 'require').includes('100rel');
+  }
+
+  /** A response for the A-leg INVITE with our tag, Contact and the rewritten SDP. */
+  #toA(status: number, reason: string, body: Buffer | undefined, extra: SipHeader[] = []): SipResponse {
+    return createResponse(this.#init.invite, status, reason, {
+      toTag: this.#a.localTag,
+      headers: [hdr('Contact', this.#contact('a')), ...extra],
+      ...(body === undefined ? {} : { body, contentType: 'application/sdp' }),
+    });
+  }
+
+  async #onB2xx(res: SipResponse, invite: SipRequest): Promise<void> {
+    if (this.state === 'answered') {
+      if (this.#ackToB !== undefined) await this.#ctx.send(this.#ackToB.data, this.#ackToB.dest);
+      return;
+    }
+    applyUacResponse(this.#b, res);
+    if (this.state === 'ended' || this.#cancelB) {
+      await this.#ackB(invite, undefined);
+      await this.#request('b', 'BYE', {});
+      return;
+    }
+    const body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+    this.#noAnswer.clear();
+    this.#stopReliable();
+    this.state = 'answered';
+    this.#answerTime = this.#ctx.wallClock();
+    this.#a.state = 'confirmed';
+    const ok = this.#toA(res.status, res.reason, body, [
+      hdr('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO'),
+    ]);
+    this.#ackWaits.a = {
+      seq: this.#a.remoteSeq ?? 0,
+      onAck: async (ack) => {
+        const answer = ack.body.length > 0 ? await this.#init.media.relay('a', ack.body) : undefined;
+        await this.#ackB(invite, answer);
+      },
+    };
+    this.#send2xx(this.#init.tx, ok, () => this.#end('answered', 200, 'system', 'no ACK from caller'));
+    this.#ctx.events.emit({ ...this.#eventBase('call.answered') });
+  }
+
+  async #ackB(invite: SipRequest, body: Buffer | undefined): Promise<void> {
+    const seq = Number(invite.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '1');
+    const dest = await resolveTarget(this.#b.remoteTarget, this.#init.target.dest.transport);
+    const ack = inDialogRequest(this.#b, 'ACK', {
+      seq,
+      branch: newBranch(this.#ctx.ids.token(10)),
+      local: this.#ctx.local[dest.transport],
+      ...(body === undefined ? {} : { body, contentType: 'application/sdp' }),
+    });
+    const data = serialize(ack);
+    this.#ackToB = { data, dest };
+    await this.#ctx.send(data, dest);
+  }
+
+  async #onBFailure(res: SipResponse): Promise<void> {
+    this.#noAnswer.clear();
+    const status = res.status;
+    this.#ctx.respond(this.#init.tx, this.#toA(status, res.reason, undefined));
+    const result: CallResult =
+      status === 486 || status === 600
+        ? 'busy'
+        : status === 487
+          ? 'cancelled'
+          : status === 408 || status === 480
+            ? 'no-answer'
+            : status >= 500
+              ? 'failed'
+              : 'rejected';
+    await this.#end(result, status, 'callee', `${status} ${res.reason}`);
+  }
+
+  async #onBGone(status: number, reason: string, why: string): Promise<void> {
+    if (this.state === 'answered' || this.state === 'ended') return;
+    this.#noAnswer.clear();
+    this.#ctx.respond(this.#init.tx, this.#toA(status, reason, undefined));
+    await this.#end('failed', status, 'system', why);
+  }
+
+  async #onNoAnswer(): Promise<void> {
+    if (this.state === 'answered' || this.state === 'ended') return;
+    this.#ctx.respond(this.#init.tx, this.#toA(480, 'Temporarily Unavailable', undefined));
+    this.#cancelCallee();
+    await this.#end('no-answer', 480, 'system', 'no-answer-timeout');
+  }
+
+  /** CANCEL from the caller (§9.2): 487 to A, CANCEL to B once it has sent a provisional. */
+  async cancel(): Promise<void> {
+    if (this.state === 'answered' || this.state === 'ended') return;
+    this.#noAnswer.clear();
+    this.#ctx.respond(this.#init.tx, this.#toA(487, 'Request Terminated', undefined));
+    this.#cancelCallee();
+    await this.#end('cancelled', 487, 'caller', 'caller cancelled');
+  }
+
+  #cancelCallee(): void {
+    this.#cancelB = true;
+    if (this.#bProvisional) this.#sendCancelToB(this.#bTx?.request ?? this.#bInvite);
+  }
+
+  #sendCancelToB(invite: SipRequest): void {
+    const cancel = createCancel(invite);
+    this.#ctx.transactions.sendRequest(cancel, this.#init.target.dest, {
+      onResponse: () => undefined,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+    });
+  }
+
+  // ---- 2xx retransmission and reliable provisionals towards a UAC we serve -------------------------
+
+  /** Sends a 2xx and retransmits it (T1 doubling to T2) until the ACK, giving up at 64*T1 (§13.3.1.4). */
+  #send2xx(tx: ServerTransaction, res: SipResponse, onGiveUp: () => Promise<void>): void {
+    this.#ctx.respond(tx, res);
+    const { t1Ms, t2Ms } = this.#ctx.timers;
+    let interval = t1Ms;
+    let elapsed = 0;
+    const tick = (): void => {
+      elapsed += interval;
+      if (elapsed >= 64 * t1Ms) {
+        this.run(onGiveUp);
+        return;
+      }
+      tx.respond(res);
+      interval = Math.min(interval * 2, t2Ms);
+      this.#retransmit.set(interval, tick);
+    };
+    this.#retransmit.set(interval, tick);
+  }
+
+  #sendReliable(res: SipResponse): void {
+    if (this.#reliableOut !== undefined) {
+      this.#reliableQueue.push(res);
+      return;
+    }
+    this.#rseq += 1;
+    const out = {
+      ...res,
+      headers: [
+        ...res.headers.filter((h) => h.key !== 'content-length'),
+        hdr('Require', '100rel'),
+        hdr('RSeq', this.#rseq),
+      ],
+    };
+    const withLength = { ...out, headers: [...out.headers, hdr('Content-Length', res.body.length)] };
+    this.#reliableOut = { res: withLength, rseq: this.#rseq };
+    this.#ctx.respond(this.#init.tx, withLength);
+    const { t1Ms } = this.#ctx.timers;
+    let interval = t1Ms;
+    let elapsed = 0;
+    const tick = (): void => {
+      elapsed += interval;
+      if (this.#reliableOut === undefined || elapsed >= 64 * t1Ms) return;
+      this.#init.tx.respond(this.#reliableOut.res);
+      interval *= 2;
+      this.#reliable.set(interval, tick);
+    };
+    this.#reliable.set(interval, tick);
+  }
+
+  #stopReliable(): void {
+    this.#reliable.clear();
+    this.#reliableOut = undefined;
+    this.#reliableQueue.length = 0;
+  }
+
+  /** PRACK from the caller for our reliable provisional (RFC 3262 §3): answered here, not forwarded. */
+  prack(tx: ServerTransaction, req: SipRequest): void {
+    const ack = rack(req);
+    if (this.#reliableOut === undefined || ack?.rseq !== this.#reliableOut.rseq) {
+      this.#ctx.respond(tx, createResponse(req, 481, 'No Matching Reliable Provisional'));
+      return;
+    }
+    this.#reliable.clear();
+    this.#reliableOut = undefined;
+    this.#ctx.respond(tx, createResponse(req, 200, 'OK'));
+    const next = this.#reliableQueue.shift();
+    if (next !== undefined) this.#sendReliable(next);
+  }
+
+  // ---- in-dialog traffic --------------------------------------------------------------------------
+
+  /** An ACK for a 2xx we sent on `leg` (§13.2.2.4): ends 2xx retransmission, then ACKs the other leg. */
+  async ack(leg: LegName, req: SipRequest): Promise<void> {
+    const wait = this.#ackWaits[leg];
+    const seq = Number(req.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '-1');
+    if (wait === undefined || wait.seq !== seq) return;
+    this.#ackWaits[leg] = undefined;
+    this.#retransmit.clear();
+    await wait.onAck(req);
+  }
+
+  /** BYE from either leg: 200 to it, BYE to the other, call over. */
+  async bye(leg: LegName, tx: ServerTransaction, req: SipRequest): Promise<void> {
+    this.#ctx.respond(tx, createResponse(req, 200, 'OK'));
+    if (this.state === 'ended') return;
+    const other: LegName = leg === 'a' ? 'b' : 'a';
+    if (this.state === 'answered') {
+      await this.#request(other, 'BYE', {});
+      await this.#end(
+        'answered',
+        200,
+        leg === 'a' ? 'caller' : 'callee',
+        `${leg === 'a' ? 'caller' : 'callee'} hung up`,
+      );
+      return;
+    }
+    // A BYE in an early dialog: from B it refuses the call; from A it cancels it.
+    if (leg === 'a') {
+      await this.cancel();
+      return;
+    }
+    this.#ctx.respond(this.#init.tx, this.#toA(480, 'Temporarily Unavailable', undefined));
+    await this.#end('failed', 480, 'callee', 'callee ended the early dialog');
+  }
+
+  /**
+   * re-INVITE, UPDATE, INFO and any other in-dialog request: forwarded to the other leg with SDP
+   * rewritten; its final response comes back the same way. A second offer while one is pending gets
+   * 491 (RFC 3261 §14.1, RFC 3311 §5.2).
+   */
+  async forward(leg: LegName, tx: ServerTransaction, req: SipRequest): Promise<void> {
+    const offer = req.method === 'INVITE' || req.method === 'UPDATE';
+    if (offer && this.#offerPending) {
+      this.#ctx.respond(tx, createResponse(req, 491, 'Request Pending'));
+      return;
+    }
+    const other: LegName = leg === 'a' ? 'b' : 'a';
+    let body: Buffer | undefined;
+    try {
+      body = await this.#translateBody(leg, req, offer);
+    } catch (err) {
+      if (!(err instanceof SdpError)) throw err;
+      this.#ctx.respond(tx, createResponse(req, 488, 'Not Acceptable Here'));
+      return;
+    }
+    if (offer) this.#offerPending = true;
+    const headers = req.headers.filter((h) => CONTENT_HEADERS.includes(h.key));
+    const contentType = header(req, 'content-type');
+    await this.#request(other, req.method, {
+      headers,
+      ...(body === undefined ? {} : { body, contentType: contentType ?? 'application/sdp' }),
+      user: this.#mapBack(leg, tx, req, offer),
+    });
+  }
+
+  /** The body to pass on: SDP from `from` rewritten for the other side, anything else as it is. */
+  async #translateBody(
+    from: LegName,
+    msg: SipRequest | SipResponse,
+    offer: boolean,
+  ): Promise<Buffer | undefined> {
+    if (msg.body.length === 0) return undefined;
+    return offer || isSdp(msg) ? this.#init.media.relay(from, msg.body) : msg.body;
+  }
+
+  /** Maps the other leg's responses to a forwarded request back to the sender. */
+  #mapBack(leg: LegName, tx: ServerTransaction, req: SipRequest, offer: boolean): ClientTransactionUser {
+    const other: LegName = leg === 'a' ? 'b' : 'a';
+    const reply = async (res: SipResponse): Promise<void> => {
+      if (res.status === 100) return;
+      if (res.status >= 200 && offer) this.#offerPending = false;
+      const body = await this.#translateBody(other, res, offer);
+      const out = createResponse(req, res.status, res.reason, {
+        headers: [hdr('Contact', this.#contact(leg))],
+        ...(body === undefined
+          ? {}
+          : { body, contentType: header(res, 'content-type') ?? 'application/sdp' }),
+      });
+      if (req.method === 'INVITE' && isSuccess(res)) {
+        const inviteSeq = Number(res.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '0');
+        this.#ackWaits[leg] = {
+          seq: this.dialog(leg).remoteSeq ?? 0,
+          onAck: (ack) => this.#ackOther(other, inviteSeq, ack),
+        };
+        this.#send2xx(tx, out, () => this.#end('answered', 200, 'system', 'no ACK for re-INVITE'));
+        return;
+      }
+      this.#ctx.respond(tx, out);
+    };
+    return {
+      onResponse: (res) => this.run(() => reply(res)),
+      onTimeout: () => this.run(() => this.#failForwarded(tx, req, offer, 408)),
+      onTransportError: () => this.run(() => this.#failForwarded(tx, req, offer, 503)),
+    };
+  }
+
+  async #ackOther(other: LegName, seq: number, ack: SipRequest): Promise<void> {
+    const body =
+      ack.body.length > 0 ? await this.#init.media.relay(other === 'a' ? 'b' : 'a', ack.body) : undefined;
+    const dest = await this.#destination(other);
+    const out = inDialogRequest(this.dialog(other), 'ACK', {
+      seq,
+      branch: newBranch(this.#ctx.ids.token(10)),
+      local: this.#ctx.local[dest.transport],
+      ...(body === undefined ? {} : { body, contentType: 'application/sdp' }),
+    });
+    await this.#ctx.send(serialize(out), dest);
+  }
+
+  #failForwarded(tx: ServerTransaction, req: SipRequest, offer: boolean, status: number): void {
+    if (offer) this.#offerPending = false;
+    this.#ctx.respond(tx, createResponse(req, status));
+  }
+
+  async #destination(leg: LegName): Promise<Destination> {
+    if (leg === 'a') return flowDestination(this.#init.source);
+    return resolveTarget(this.#b.remoteTarget, this.#init.target.dest.transport);
+  }
+
+  /** Sends a request within a leg's dialog as a client transaction. */
+  async #request(
+    leg: LegName,
+    method: string,
+    opts: { headers?: SipHeader[]; body?: Buffer; contentType?: string; user?: ClientTransactionUser },
+  ): Promise<void> {
+    const dest = await this.#destination(leg);
+    const req = inDialogRequest(this.dialog(leg), method, {
+      branch: newBranch(this.#ctx.ids.token(10)),
+      local: this.#ctx.local[dest.transport],
+      ...(method === 'INVITE' || method === 'UPDATE' ? { contact: this.#contact(leg) } : {}),
+      ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+      ...(opts.body === undefined ? {} : { body: opts.body }),
+      ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
+    });
+    const user: ClientTransactionUser = opts.user ?? {
+      onResponse: () => undefined,
+      onTimeout: () => undefined,
+      onTransportError: () => undefined,
+    };
+    this.#ctx.transactions.sendRequest(req, dest, user);
+  }
+
+  // ---- the end ------------------------------------------------------------------------------------
+
+  #fail(status: number, reason: string): void {
+    if (this.state === 'ended') return;
+    if (this.state !== 'answered') this.#ctx.respond(this.#init.tx, this.#toA(status, reason, undefined));
+    void this.#end('failed', status, 'system', reason);
+  }
+
+  /** Ends the call from outside (drain deadline, media timeout): BYE or CANCEL both legs as fits. */
+  async terminate(reason: string): Promise<void> {
+    if (this.state === 'ended') return;
+    if (this.state === 'answered') {
+      await this.#request('a', 'BYE', {});
+      await this.#request('b', 'BYE', {});
+      await this.#end('answered', 200, 'system', reason);
+      return;
+    }
+    this.#ctx.respond(this.#init.tx, this.#toA(503, 'Service Unavailable', undefined));
+    this.#cancelCallee();
+    await this.#end('failed', 503, 'system', reason);
+  }
+
+  async #end(result: CallResult, sipCode: number, endedBy: EndedBy, reason: string): Promise<void> {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    this.#noAnswer.clear();
+    this.#retransmit.clear();
+    this.#stopReliable();
+    this.#ackWaits.a = undefined;
+    this.#ackWaits.b = undefined;
+    const end = this.#ctx.wallClock();
+    const start = this.#init.startTime;
+    const answer = this.#answerTime;
+    this.#ctx.metrics.callEnded(result);
+    this.#ctx.events.emit({
+      ...this.#eventBase('call.ended'),
+      startTime: new Date(start).toISOString(),
+      answerTime: answer === undefined ? null : new Date(answer).toISOString(),
+      endTime: new Date(end).toISOString(),
+      durationSeconds: round((end - start) / 1000),
+      billableSeconds: answer === undefined ? 0 : round((end - answer) / 1000),
+      result,
+      sipCode,
+      endedBy,
+      reason,
+    });
+    this.#init.onEnded(this);
+    await this.#init.media.close();
+  }
+
+  #eventBase<T extends CallEventType>(type: T): CallEventBase & { type: T } {
+    return {
+      type,
+      id: this.#ctx.ids.token(12),
+      timestamp: new Date(this.#ctx.wallClock()).toISOString(),
+      callId: this.id,
+      legs: this.eventLegs(),
+    };
+  }
+}
+
+function isSuccess(res: SipResponse): boolean {
+  return res.status >= 200 && res.status < 300;
+}
+
+function isSdp(msg: SipRequest | SipResponse): boolean {
+  return (header(msg, 'content-type') ?? '').toLowerCase().startsWith('application/sdp');
+}
+
+function round(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
+}
