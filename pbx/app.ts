@@ -15,9 +15,16 @@ import { createB2bua } from './b2bua/b2bua.js';
 import type { B2bua } from './b2bua/b2bua.js';
 import type { B2buaContext } from './b2bua/context.js';
 import type { EventSink } from './events/index.js';
+import { createDrainController } from './drain.js';
+import type { DrainController } from './drain.js';
 import { createMetrics } from './http/metrics.js';
 import type { PbxMetrics } from './http/metrics.js';
+import { registerApi } from './http/api.js';
+import { loadTokens } from './http/auth.js';
+import type { TokenStore } from './http/auth.js';
 import { startHealthServer, startMetricsServer } from './http/servers.js';
+import { pinoLevel } from './core/logger.js';
+import type { LogLevel } from './core/logger.js';
 import type { HttpServer } from './http/servers.js';
 import { createPortPool } from './media/ports/index.js';
 import { createRelayCounters } from './media/relay/index.js';
@@ -42,6 +49,9 @@ export interface PbxApp {
   readonly b2bua: B2bua;
   readonly transactions: TransactionLayer;
   readonly metrics: PbxMetrics;
+  readonly drain: DrainController;
+  /** Management API tokens (reloaded on SIGHUP). */
+  readonly tokens: TokenStore;
   /** Closes listeners and timers (calls are not ended: drain first). */
   stop(): Promise<void>;
 }
@@ -63,12 +73,19 @@ export function advertisedAddress(configured: string | null, listen: string): st
   return '127.0.0.1';
 }
 
+/** The config spelling of a pino level. */
+function configLevel(level: string): LogLevel {
+  return level === 'warn' ? 'warning' : level === 'debug' || level === 'error' ? level : 'info';
+}
+
 /** Starts a pbx. */
 export async function startPbxApp(
   config: PbxConfig,
   logger: Logger,
   opts: PbxAppOptions = {},
 ): Promise<PbxApp> {
+  // Token files are read before anything binds: a bad one stops startup with PBX_ERR_CONFIG.
+  const tokens = await loadTokens(config.http.auth.tokens);
   const clock = opts.clock ?? systemClock();
   const ids = opts.ids ?? randomIds();
   const metrics = createMetrics();
@@ -89,7 +106,7 @@ export async function startPbxApp(
   const transactions = createTransactionLayer({
     clock,
     send: (data, dest) => transport.send(dest, data),
-    timers: { t1Ms: config.sip.timers.t1Ms, t2Ms: config.sip.timers.t2Ms, t4Ms: config.sip.timers.t4Ms },
+    timers: { ...config.sip.timers },
   });
   const stack = createSipStack({
     transport,
@@ -167,13 +184,21 @@ export async function startPbxApp(
     userAgent: config.sip.userAgent,
   };
   const pod = process.env.POD_NAME ?? 'standalone';
+  const late: { b2bua?: B2bua } = {};
+  const drain = createDrainController({
+    clock,
+    wallClock: () => Date.now(),
+    activeCalls: () => late.b2bua?.activeCalls() ?? 0,
+    endAll: (reason) => late.b2bua?.endAll(reason) ?? Promise.resolve(),
+    defaultTimeoutSeconds: config.shutdown.drainTimeoutSeconds,
+  });
   const b2bua = createB2bua({
     ctx,
     routes: config.routing.routes.map((r) => ({ match: new RegExp(r.match), target: r.target })),
     locations,
     gate,
     locationClock: () => Date.now(),
-    accepting: () => true,
+    accepting: () => drain.state() === 'running',
     onCallStarted: (call) => {
       callRegistry
         .register({
@@ -188,8 +213,11 @@ export async function startPbxApp(
       callRegistry
         .remove(call.id)
         .catch((err: unknown) => logger.warn({ err }, 'call registry remove failed'));
+      drain.callEnded();
     },
   });
+  late.b2bua = b2bua;
+  const drainer = drain;
   stack.setUser(b2bua);
   transactions.onStrayResponse(() => undefined);
   metrics.bind({
@@ -197,16 +225,35 @@ export async function startPbxApp(
     portsInUse: () => pool.inUse(),
     portsTotal: () => pool.total(),
     registrations: () => locations.count(),
-    draining: () => false,
+    draining: () => drainer.state() !== 'running',
     rtp: () => ({ packets: counters.rtpPackets, dropped: counters.dropped }),
     rateLimited: () => gate.counters().rateLimited,
     transactions: () => transactions.size(),
   });
-  const health = await startHealthServer(config.http.listen, config.http.port, () => ({
-    status: 'ok',
-    state: 'running',
-    activeCalls: b2bua.activeCalls(),
-  }));
+  const health = await startHealthServer(
+    config.http.listen,
+    config.http.port,
+    () => ({ status: 'ok', state: drainer.state(), activeCalls: b2bua.activeCalls() }),
+    (app) =>
+      registerApi(app, {
+        tokens,
+        calls: () => b2bua.calls(),
+        stats: async () => ({
+          activeCalls: b2bua.activeCalls(),
+          ports: { inUse: pool.inUse(), total: pool.total() },
+          registrations: await locations.count(),
+          state: drainer.state(),
+          transactions: transactions.size(),
+        }),
+        drain: (seconds) => drainer.drain(seconds),
+        drainStatus: () => drainer.status(),
+        getLogLevel: () => configLevel(logger.level),
+        setLogLevel: (level) => {
+          logger.level = pinoLevel(level);
+        },
+        logger,
+      }),
+  );
   const metricsServer: HttpServer = await startMetricsServer(
     config.http.listen,
     config.metrics.port,
@@ -219,7 +266,10 @@ export async function startPbxApp(
     b2bua,
     transactions,
     metrics,
+    drain: drainer,
+    tokens,
     async stop() {
+      drainer.close();
       transactions.stop();
       pool.close();
       await Promise.all([

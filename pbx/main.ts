@@ -1,10 +1,12 @@
 /** The pbx process: configuration, wiring of I/O to logic, signals. */
 import { parseArgs } from 'node:util';
+import { PbxError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 import type { Logger } from './core/logger.js';
 import { ConfigError, loadConfig, redactConfig } from './config/index.js';
 import type { PbxConfig } from './config/index.js';
 import { startPbxApp } from './app.js';
+import type { PbxApp } from './app.js';
 
 const USAGE = `usage: node dist/pbx/main.js [--config FILE] [--listen ADDR] [--sip-port N] [--http-port N]
                               [--metrics-port N] [--log-level debug|info|warning|error]
@@ -53,7 +55,7 @@ function configure(argv: string[]): PbxConfig {
   }
 }
 
-async function start(config: PbxConfig, logger: Logger): Promise<() => Promise<void>> {
+async function start(config: PbxConfig, logger: Logger): Promise<PbxApp> {
   const app = await startPbxApp(config, logger);
   logger.info(
     {
@@ -64,7 +66,7 @@ async function start(config: PbxConfig, logger: Logger): Promise<() => Promise<v
     },
     'pbx ready',
   );
-  return () => app.stop();
+  return app;
 }
 
 /** SIGUSR2: a diagnostic heap reading after a full GC (only with `node --expose-gc`). */
@@ -78,33 +80,65 @@ function onHeapSignal(logger: Logger): void {
   logger.info({ heapUsed: process.memoryUsage().heapUsed }, 'heap after gc');
 }
 
-async function main(): Promise<void> {
-  const config = configure(process.argv.slice(2));
-  const logger = createLogger(config.logging.level);
-  logger.debug({ config: redactConfig(config) }, 'configuration');
-  let stop: () => Promise<void>;
-  try {
-    stop = await start(config, logger);
-  } catch (err) {
-    logger.error({ err }, 'pbx failed to start');
-    process.exit(1);
-  }
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'pbx stopping');
-    stop().then(
-      () => process.exit(0),
+/**
+ * SIGTERM drains (ARCHITECTURE.md "Drain"): the process exits 0 once the last call ends or the drain
+ * deadline has ended the rest. A second SIGTERM changes nothing. SIGINT (a person at a terminal) ends
+ * every call at once and exits. SIGHUP re-reads the management API token files.
+ */
+function handleSignals(app: PbxApp, logger: Logger): void {
+  let exiting = false;
+  const exit = (code: number): void => {
+    if (exiting) return;
+    exiting = true;
+    app.stop().then(
+      () => process.exit(code),
       (err: unknown) => {
         logger.error({ err }, 'error while stopping');
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  void app.drain.drained().then(() => {
+    logger.info('pbx drained');
+    exit(0);
+  });
+  process.on('SIGTERM', () => {
+    const status = app.drain.drain();
+    logger.info({ signal: 'SIGTERM', ...status }, 'pbx draining');
+  });
+  process.on('SIGINT', () => {
+    logger.info({ signal: 'SIGINT' }, 'pbx stopping now');
+    app.b2bua.endAll('shutdown').then(
+      () => exit(0),
+      () => exit(1),
+    );
+  });
   process.on('SIGUSR2', () => onHeapSignal(logger));
+  process.on('SIGHUP', () => {
+    app.tokens.reload().then(
+      () => logger.info('management API tokens reloaded'),
+      (err: unknown) =>
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, 'token reload failed'),
+    );
+  });
+}
+
+async function main(): Promise<void> {
+  const config = configure(process.argv.slice(2));
+  const logger = createLogger(config.logging.level);
+  logger.debug({ config: redactConfig(config) }, 'configuration');
+  let app: PbxApp;
+  try {
+    app = await start(config, logger);
+  } catch (err) {
+    if (err instanceof PbxError && err.code === 'PBX_ERR_CONFIG') {
+      process.stderr.write(`sippbx: invalid configuration\n${err.message}\n`);
+      process.exit(2);
+    }
+    logger.error({ err }, 'pbx failed to start');
+    process.exit(1);
+  }
+  handleSignals(app, logger);
 }
 
 await main();

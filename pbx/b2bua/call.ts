@@ -11,6 +11,7 @@ import { SdpError } from '../media/sdp/index.js';
 import {
   createRequest,
   createResponse,
+  cseq,
   hdr,
   header,
   optionTags,
@@ -254,7 +255,7 @@ export class Call {
   async #prackIfReliable(res: SipResponse, invite: SipRequest): Promise<void> {
     const seq = rseq(res);
     if (seq === undefined || !optionTags(res, 'require').includes('100rel')) return;
-    const invSeq = invite.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '1';
+    const invSeq = cseq(invite).seq;
     await this.#request('b', 'PRACK', { headers: [hdr('RAck', `${seq} ${invSeq} INVITE`)] });
   }
 
@@ -294,7 +295,7 @@ export class Call {
       hdr('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO'),
     ]);
     this.#ackWaits.a = {
-      seq: this.#a.remoteSeq ?? 0,
+      seq: cseq(this.#init.invite).seq,
       onAck: async (ack) => {
         const answer = ack.body.length > 0 ? await this.#init.media.relay('a', ack.body) : undefined;
         await this.#ackB(invite, answer);
@@ -305,7 +306,7 @@ export class Call {
   }
 
   async #ackB(invite: SipRequest, body: Buffer | undefined): Promise<void> {
-    const seq = Number(invite.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '1');
+    const seq = cseq(invite).seq;
     const dest = await resolveTarget(this.#b.remoteTarget, this.#init.target.dest.transport);
     const ack = inDialogRequest(this.#b, 'ACK', {
       seq,
@@ -448,7 +449,7 @@ export class Call {
   /** An ACK for a 2xx we sent on `leg` (§13.2.2.4): ends 2xx retransmission, then ACKs the other leg. */
   async ack(leg: LegName, req: SipRequest): Promise<void> {
     const wait = this.#ackWaits[leg];
-    const seq = Number(req.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '-1');
+    const seq = cseq(req).seq;
     if (wait === undefined || wait.seq !== seq) return;
     this.#ackWaits[leg] = undefined;
     this.#retransmit.clear();
@@ -533,9 +534,9 @@ export class Call {
           : { body, contentType: header(res, 'content-type') ?? 'application/sdp' }),
       });
       if (req.method === 'INVITE' && isSuccess(res)) {
-        const inviteSeq = Number(res.headers.find((h) => h.key === 'cseq')?.value.split(' ')[0] ?? '0');
+        const inviteSeq = cseq(res).seq;
         this.#ackWaits[leg] = {
-          seq: this.dialog(leg).remoteSeq ?? 0,
+          seq: cseq(req).seq,
           onAck: (ack) => this.#ackOther(other, inviteSeq, ack),
         };
         this.#send2xx(tx, out, () => this.#end('answered', 200, 'system', 'no ACK for re-INVITE'));

@@ -115,6 +115,7 @@ const sipSchema = z
         t1Ms: positiveInt.default(500),
         t2Ms: positiveInt.default(4000),
         t4Ms: positiveInt.default(5000),
+        dMs: positiveInt.default(32000),
       })
       .superRefine((t, ctx) => {
         if (t.t2Ms < t.t1Ms) {

@@ -45,8 +45,11 @@ export function startHealthServer(
   host: string,
   port: number,
   health: () => HealthReport,
+  extend?: (app: FastifyInstance) => void,
 ): Promise<HttpServer> {
-  return listen(buildHealthApp(health), host, port);
+  const app = buildHealthApp(health);
+  extend?.(app);
+  return listen(app, host, port);
 }
 
 /** Builds the metrics app serving `GET /metrics` in the Prometheus text format. */

@@ -10,23 +10,25 @@ export interface TimerConfig {
   readonly t2Ms: number;
   /** Longest time a message stays in the network. */
   readonly t4Ms: number;
+  /** Timer D on unreliable transports: how long response retransmissions are absorbed (Table 4: > 32 s). */
+  readonly dMs: number;
 }
 
 /** RFC 3261 §17.1.1.1 recommended values: T1 500 ms, T2 4 s, T4 5 s. */
-export const DEFAULT_TIMER_CONFIG: TimerConfig = { t1Ms: 500, t2Ms: 4000, t4Ms: 5000 };
+export const DEFAULT_TIMER_CONFIG: TimerConfig = { t1Ms: 500, t2Ms: 4000, t4Ms: 5000, dMs: 32_000 };
 
 /** §17.2.1: the INVITE server transaction sends 100 Trying itself when the TU has not answered in 200 ms. */
 export const TRYING_DELAY_MS = 200;
 
-/** Table 4: Timer D is "> 32 s for UDP" (it must outlast the server's Timer H = 64*T1). */
-const TIMER_D_UNRELIABLE_MS = 32_000;
-
 /** Resolves partial overrides against the defaults; throws PBX_ERR_TRANSACTION_TIMERS on nonsense values. */
-export function timerConfig(overrides: { t1Ms?: number; t2Ms?: number; t4Ms?: number } = {}): TimerConfig {
+export function timerConfig(
+  overrides: { t1Ms?: number; t2Ms?: number; t4Ms?: number; dMs?: number } = {},
+): TimerConfig {
   const cfg: TimerConfig = {
     t1Ms: overrides.t1Ms ?? DEFAULT_TIMER_CONFIG.t1Ms,
     t2Ms: overrides.t2Ms ?? DEFAULT_TIMER_CONFIG.t2Ms,
     t4Ms: overrides.t4Ms ?? DEFAULT_TIMER_CONFIG.t4Ms,
+    dMs: overrides.dMs ?? DEFAULT_TIMER_CONFIG.dMs,
   };
   for (const [name, value] of Object.entries(cfg)) {
     if (!Number.isFinite(value) || value <= 0) {
@@ -73,7 +75,8 @@ export function timerDurations(cfg: TimerConfig, reliable: boolean): TimerDurati
   return {
     A: retransmit,
     B: 64 * t1,
-    D: reliable ? 0 : Math.max(TIMER_D_UNRELIABLE_MS, 64 * t1),
+    // Table 4: "> 32 s for UDP" by default; never below 64*T1 so it outlasts the server's Timer H.
+    D: reliable ? 0 : Math.max(cfg.dMs, 64 * t1),
     E: retransmit,
     F: 64 * t1,
     G: retransmit,

@@ -23,7 +23,13 @@ export interface TransactionLayerOptions {
   readonly clock: Clock;
   readonly send: SendFunction;
   /** T1/T2/T4 overrides (defaults 500/4000/5000 ms, RFC 3261 §17.1.1.1). */
-  readonly timers?: { readonly t1Ms?: number; readonly t2Ms?: number; readonly t4Ms?: number };
+  readonly timers?: {
+    readonly t1Ms?: number;
+    readonly t2Ms?: number;
+    readonly t4Ms?: number;
+    /** Timer D on UDP (default 32 s, RFC 3261 Table 4). */
+    readonly dMs?: number;
+  };
 }
 
 /** The TU of a client transaction (RFC 3261 §17.1): learns about responses, timeouts and transport failures. */

@@ -19,7 +19,7 @@ describe('defaultConfig', () => {
         advertisedAddress: null,
         maxMessageBytes: 65535,
         transports: ['udp', 'tcp'],
-        timers: { t1Ms: 500, t2Ms: 4000, t4Ms: 5000 },
+        timers: { t1Ms: 500, t2Ms: 4000, t4Ms: 5000, dMs: 32000 },
         tcpIdleTimeoutSeconds: 120,
         maxTcpConnections: 10000,
         limits: { maxHeaders: 128, maxHeaderLineBytes: 8192, maxUriParams: 32 },

@@ -93,7 +93,7 @@ describe('loadConfig: environment overrides', () => {
     });
     expect(cfg.routing.routes).toEqual([{ match: '^1', target: 'sip:10.0.0.1:5060' }]);
     expect(cfg.sip.transports).toEqual(['udp']);
-    expect(cfg.sip.timers).toEqual({ t1Ms: 250, t2Ms: 4000, t4Ms: 5000 }); // a JSON section merges
+    expect(cfg.sip.timers).toEqual({ t1Ms: 250, t2Ms: 4000, t4Ms: 5000, dMs: 32000 }); // a JSON section merges
     expect(cfg.http.auth.tokens).toEqual([{ token: 't0k', role: 'admin' }]);
   });
 

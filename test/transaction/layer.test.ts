@@ -188,7 +188,7 @@ describe('createCancel (RFC 3261 §9.1)', () => {
 
 describe('timers (RFC 3261 Table 4, RFC 6026)', () => {
   it('has the RFC defaults', () => {
-    expect(DEFAULT_TIMER_CONFIG).toEqual({ t1Ms: 500, t2Ms: 4000, t4Ms: 5000 });
+    expect(DEFAULT_TIMER_CONFIG).toEqual({ t1Ms: 500, t2Ms: 4000, t4Ms: 5000, dMs: 32_000 });
     expect(timerConfig()).toEqual(DEFAULT_TIMER_CONFIG);
   });
 
@@ -234,4 +234,12 @@ describe('timers (RFC 3261 Table 4, RFC 6026)', () => {
       ).toThrow(/must/);
     },
   );
+});
+
+describe('Timer D override', () => {
+  it('uses dMs on UDP, never below 64*T1, and 0 on TCP', () => {
+    expect(timerDurations(timerConfig({ t1Ms: 20, dMs: 100 }), false).D).toBe(1280);
+    expect(timerDurations(timerConfig({ t1Ms: 20, dMs: 5000 }), false).D).toBe(5000);
+    expect(timerDurations(timerConfig({ dMs: 5000 }), true).D).toBe(0);
+  });
 });
