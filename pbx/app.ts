@@ -14,6 +14,7 @@ import type { PbxConfig } from './config/index.js';
 import { createB2bua } from './b2bua/b2bua.js';
 import type { B2bua } from './b2bua/b2bua.js';
 import type { B2buaContext } from './b2bua/context.js';
+import { createEventPipeline } from './events/index.js';
 import type { EventSink } from './events/index.js';
 import { createDrainController } from './drain.js';
 import type { DrainController } from './drain.js';
@@ -136,6 +137,12 @@ export async function startPbxApp(
     clock,
   });
   const counters = createRelayCounters();
+  const pipeline = createEventPipeline({
+    config,
+    logger,
+    clock,
+    onWebhookResult: (result) => metrics.webhookDeliveries.inc({ result }),
+  });
   const locations = memoryLocationStore();
   const callRegistry = memoryCallRegistry();
   const gate = createInviteGate({
@@ -170,7 +177,7 @@ export async function startPbxApp(
         ? {}
         : { inactivityTimeoutMs: config.media.inactivityTimeoutSeconds * 1000 }),
     },
-    events: opts.events ?? { emit: (event) => logger.info({ event }, event.type) },
+    events: opts.events ?? pipeline.sink,
     metrics: {
       inviteTo100: (seconds) => metrics.inviteTo100.observe(seconds),
       callEnded: (result) => metrics.callsTotal.inc({ result }),
@@ -272,6 +279,7 @@ export async function startPbxApp(
       drainer.close();
       transactions.stop();
       pool.close();
+      await pipeline.close({ flushTimeoutMs: 1000 });
       await Promise.all([
         transport.stop(),
         health.close(),

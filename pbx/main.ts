@@ -55,8 +55,8 @@ function configure(argv: string[]): PbxConfig {
   }
 }
 
-async function start(config: PbxConfig, logger: Logger): Promise<PbxApp> {
-  const app = await startPbxApp(config, logger);
+/** Logs the line that tells tests and people the pbx is ready, with the ports it bound. */
+function logReady(app: PbxApp, config: PbxConfig, logger: Logger): void {
   logger.info(
     {
       sip: app.sip,
@@ -66,7 +66,6 @@ async function start(config: PbxConfig, logger: Logger): Promise<PbxApp> {
     },
     'pbx ready',
   );
-  return app;
 }
 
 /** SIGUSR2: a diagnostic heap reading after a full GC (only with `node --expose-gc`). */
@@ -129,7 +128,7 @@ async function main(): Promise<void> {
   logger.debug({ config: redactConfig(config) }, 'configuration');
   let app: PbxApp;
   try {
-    app = await start(config, logger);
+    app = await startPbxApp(config, logger);
   } catch (err) {
     if (err instanceof PbxError && err.code === 'PBX_ERR_CONFIG') {
       process.stderr.write(`sippbx: invalid configuration\n${err.message}\n`);
@@ -138,7 +137,9 @@ async function main(): Promise<void> {
     logger.error({ err }, 'pbx failed to start');
     process.exit(1);
   }
+  // Signal handlers first: a SIGTERM right after "pbx ready" must drain, not kill.
   handleSignals(app, logger);
+  logReady(app, config, logger);
 }
 
 await main();

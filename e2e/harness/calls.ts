@@ -76,6 +76,8 @@ export interface RunCallOptions {
   pauseMs?: number;
   /** Extra SIPp arguments for both sides, e.g. `['-lost', '10']`. */
   extraArgs?: string[];
+  /** Address the UAC sends from (default 127.0.0.1): another loopback address is another client IP. */
+  uacIp?: string;
   /** Extra SIPp arguments for the UAC only. */
   uacArgs?: string[];
   /** Extra SIPp arguments for the UAS only. */
@@ -161,6 +163,7 @@ interface StartArgs {
   timeoutS: number;
   traceMessages: boolean;
   args: string[];
+  localIp?: string;
 }
 
 async function startSipp(o: StartArgs): Promise<Started> {
@@ -169,7 +172,7 @@ async function startSipp(o: StartArgs): Promise<Started> {
   const logFile = join(dir, 'logs.log');
   const args = [
     ...(o.target === undefined ? [] : [o.target]),
-    ...['-sf', o.scenario, '-t', o.transport, '-i', '127.0.0.1', '-p', String(o.port)],
+    ...['-sf', o.scenario, '-t', o.transport, '-i', o.localIp ?? '127.0.0.1', '-p', String(o.port)],
     ...['-m', String(o.calls), '-timeout', `${o.timeoutS}s`, '-timeout_error', '-nostdin'],
     ...['-trace_err', '-error_file', join(dir, 'errors.log')],
     ...['-trace_stat', '-stf', join(dir, 'stat.csv')],
@@ -341,6 +344,7 @@ export async function runCall(o: RunCallOptions): Promise<CallResult> {
     target,
     port: await freeLocalPort(),
     calls,
+    ...(o.uacIp === undefined ? {} : { localIp: o.uacIp }),
     args: [
       '-s',
       service,

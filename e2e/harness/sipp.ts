@@ -23,6 +23,8 @@ export interface SippOptions {
   /** Global timeout in seconds (`-timeout … -timeout_error`); the process is killed 5 s later regardless. */
   timeoutS: number;
   /** Request-URI user (`-s`); default `pbx`. */
+  /** Local address SIPp binds and sends from (another 127.0.0.0/8 address is another "client IP"). */
+  localIp?: string;
   service?: string;
   /** Further SIPp arguments, e.g. `['-nr']`. */
   extraArgs?: string[];
@@ -140,7 +142,7 @@ function sippArgs(o: SippOptions, dir: string, localPort: number): string[] {
   return [
     o.target,
     ...scenario,
-    ...['-t', o.transport, '-i', '127.0.0.1', '-p', String(localPort), '-s', o.service ?? 'pbx'],
+    ...['-t', o.transport, '-i', o.localIp ?? '127.0.0.1', '-p', String(localPort), '-s', o.service ?? 'pbx'],
     ...['-m', String(o.calls ?? 1)],
     ...(o.rate === undefined ? [] : ['-r', String(o.rate)]),
     ...['-timeout', `${o.timeoutS}s`, '-timeout_error', '-nostdin'],

@@ -9,7 +9,7 @@ import type { LocationStore } from '../registry/index.js';
 import { PortPoolExhausted } from '../media/ports/index.js';
 import { SdpError } from '../media/sdp/index.js';
 import { createResponse, hdr, header, maxForwards, tagOf, toHeader, vias } from '../sip/index.js';
-import type { MessageSource, SipRequest, SipResponse } from '../sip/index.js';
+import type { MessageSource, SipHeader, SipRequest, SipResponse } from '../sip/index.js';
 import type { InviteServerTransaction, ServerTransaction } from '../transaction/index.js';
 import type { TransactionUser } from '../stack/index.js';
 import { Call } from './call.js';
@@ -69,6 +69,48 @@ export function createB2bua(options: B2buaOptions): B2bua {
     options.onCallEnded?.(call);
   };
 
+  /**
+   * Refuses a call attempt the pbx itself cannot route or serve, and records it: one CDR per call
+   * attempt, so billing sees refused attempts too (result `rejected`, or `failed` for lack of ports).
+   */
+  function refuse(
+    tx: ServerTransaction,
+    req: SipRequest,
+    source: MessageSource,
+    status: number,
+    reason: string,
+    headers: SipHeader[] = [],
+    result: 'rejected' | 'failed' = 'rejected',
+  ): void {
+    reply(tx, req, status, reason, { headers });
+    const now = new Date(ctx.wallClock()).toISOString();
+    ctx.metrics.callEnded(result);
+    ctx.events.emit({
+      type: 'call.ended',
+      id: ctx.ids.token(12),
+      timestamp: now,
+      callId: ctx.ids.token(12),
+      legs: {
+        a: {
+          callId: header(req, 'call-id') ?? '',
+          from: header(req, 'from') ?? '',
+          to: header(req, 'to') ?? '',
+          source: `${source.address}:${source.port}`,
+        },
+        b: { callId: '', target: '' },
+      },
+      startTime: now,
+      answerTime: null,
+      endTime: now,
+      durationSeconds: 0,
+      billableSeconds: 0,
+      result,
+      sipCode: status,
+      endedBy: 'system',
+      reason: `${status} ${reason}`,
+    });
+  }
+
   async function newCall(tx: InviteServerTransaction, req: SipRequest, source: MessageSource): Promise<void> {
     const received = ctx.clock.now();
     if (!options.accepting()) {
@@ -78,18 +120,18 @@ export function createB2bua(options: B2buaOptions): B2bua {
     ctx.respond(tx, createResponse(req, 100, 'Trying'));
     ctx.metrics.inviteTo100((ctx.clock.now() - received) / 1000);
     const mf = maxForwards(req);
-    if (mf === 0) return reply(tx, req, 483, 'Too Many Hops');
-    if (isLooped(req)) return reply(tx, req, 482, 'Loop Detected');
+    if (mf === 0) return refuse(tx, req, source, 483, 'Too Many Hops');
+    if (isLooped(req)) return refuse(tx, req, source, 482, 'Loop Detected');
     const target = await route(req, options.routes, options.locations, ctx);
-    if (target === undefined) return reply(tx, req, 404, 'Not Found');
-    if (target === 'loop') return reply(tx, req, 482, 'Loop Detected');
+    if (target === undefined) return refuse(tx, req, source, 404, 'Not Found');
+    if (target === 'loop') return refuse(tx, req, source, 482, 'Loop Detected');
     let media: CallMedia;
     try {
       media = await CallMedia.open(ctx.media);
     } catch (err) {
       if (!(err instanceof PortPoolExhausted)) throw err;
       const retry = Math.max(1, Math.ceil((err.retryAfterMs ?? 5000) / 1000));
-      return reply(tx, req, 503, 'Service Unavailable', { headers: [hdr('Retry-After', retry)] });
+      return refuse(tx, req, source, 503, 'Service Unavailable', [hdr('Retry-After', retry)], 'failed');
     }
     const call = new Call(ctx, {
       id: ctx.ids.token(12),
