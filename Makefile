@@ -5,7 +5,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CONFIG ?=
 NPM_STAMP := node_modules/.install-stamp
 
-.PHONY: run test build lint typecheck unit bench deps test-deps clean
+.PHONY: run test build lint typecheck unit bench deps test-deps clean kube-up
 
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -36,6 +36,10 @@ lint: deps
 ## test: install what is missing, then lint, typecheck, unit, integration and e2e tests with coverage
 test: deps test-deps lint typecheck build
 	vitest run --coverage
+
+## kube-up: the in-process Kubernetes API server of the tests, in the foreground (KUBE_PORT, KUBECONFIG_OUT)
+kube-up: deps
+	node test/kube/kube-up.ts
 
 bench: build
 	node dist/bench/parser.js
