@@ -7,6 +7,9 @@ import { pbxConfigSchema } from './schema.js';
 /** Names the config file when `loadConfig` gets no `file`; not a key override. */
 export const CONFIG_FILE_ENV = 'SIPPBX_CONFIG';
 
+/** SIPPBX_ variables that are not config keys: the config file and the operator's port plan file. */
+const NOT_CONFIG_KEYS = new Set([CONFIG_FILE_ENV, 'SIPPBX_PORT_PLAN_FILE']);
+
 const PREFIX = 'SIPPBX_';
 
 /** How an environment value is turned into a config value. */
@@ -148,7 +151,7 @@ export function readEnvOverrides(env: Record<string, string | undefined>): {
   const overrides: EnvOverride[] = [];
   const issues: ConfigIssue[] = [];
   for (const [variable, raw] of Object.entries(env)) {
-    if (!variable.startsWith(PREFIX) || variable === CONFIG_FILE_ENV || raw === undefined) continue;
+    if (!variable.startsWith(PREFIX) || NOT_CONFIG_KEYS.has(variable) || raw === undefined) continue;
     const key = envKeys.get(variable);
     if (key === undefined) {
       issues.push({

@@ -10,6 +10,7 @@ export {
 } from './schema.js';
 export type { PbxConfig } from './schema.js';
 export { envVarName, envKeys, CONFIG_FILE_ENV } from './env.js';
+export { PORT_PLAN_ENV, readPortPlan } from './port-plan.js';
 export type { EnvKey, EnvKind } from './env.js';
 export { ConfigError, formatIssue } from './errors.js';
 export type { ConfigIssue } from './errors.js';

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { CONFIG_FILE_ENV, readEnvOverrides } from './env.js';
+import { PORT_PLAN_ENV, readPortPlan } from './port-plan.js';
 import { ConfigError } from './errors.js';
 import type { ConfigIssue } from './errors.js';
 import { configErrorMap, dottedPath, fromZodIssues } from './issues.js';
@@ -158,6 +159,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): PbxConfig {
   for (const o of fromEnv.overrides) {
     merged = mergeAt(merged, o.path, o.value);
     sources.record(o.value, o.path, constant(o.variable));
+  }
+
+  // Last: the operator's per-pod port plan decides this pod's media range.
+  const plan = readPortPlan(env);
+  issues.push(...plan.issues);
+  if (plan.range !== undefined) {
+    merged = mergeAt(merged, ['media', 'portRange'], plan.range);
+    sources.record(plan.range, ['media', 'portRange'], constant(PORT_PLAN_ENV));
   }
 
   // A file that could not be read or parsed leaves nothing meaningful to validate.
