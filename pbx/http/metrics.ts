@@ -95,7 +95,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMe
       this.inc(sources.rateLimited());
     },
   });
-  return {
+  const metrics: PbxMetrics = {
     registry,
     sipRequests: new Counter({
       name: 'sippbx_sip_requests_total',
@@ -141,4 +141,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMe
       sources = s;
     },
   };
+  // Known label values start at 0, so every series exists from the first scrape (rate() and alerts
+  // need the zero, and a dashboard should not show "no data" before the first call).
+  for (const result of ['answered', 'busy', 'no-answer', 'cancelled', 'failed', 'rejected'])
+    metrics.callsTotal.inc({ result }, 0);
+  for (const result of ['delivered', 'retry', 'failed', 'dead-letter'])
+    metrics.webhookDeliveries.inc({ result }, 0);
+  for (const method of ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'UPDATE', 'PRACK', 'INFO']) {
+    metrics.sipRequests.inc({ method }, 0);
+  }
+  return metrics;
 }
