@@ -373,6 +373,14 @@ describe('deletion', () => {
     const d = s.store.delete('v1/pods', 'default', 'graceful');
     expect(d.metadata.deletionGracePeriodSeconds).toBe(30);
     expect(s.store.find('v1/pods', 'default', 'graceful')).toBeDefined();
+    // A status write from the kubelet while it stops the pod must not cut the grace period short.
+    const stopping = s.store.get('v1/pods', 'default', 'graceful');
+    s.store.update(
+      'v1/pods',
+      { ...stopping, status: { phase: 'Running', message: 'stopping' } },
+      { subresource: 'status' },
+    );
+    expect(s.store.find('v1/pods', 'default', 'graceful')?.status).toMatchObject({ message: 'stopping' });
     s.store.delete('v1/pods', 'default', 'graceful', { gracePeriodSeconds: 0 });
     expect(s.store.find('v1/pods', 'default', 'graceful')).toBeUndefined();
   });

@@ -217,7 +217,15 @@ export class Store {
     const next = this.merge(t, old, clone(body), opts.subresource);
     const admitted = this.admit({ type: t, op: 'update', obj: next, old, opts });
     if (jsonEqual(admitted, old) || opts.dryRun) return admitted;
-    if (admitted.metadata.deletionTimestamp && (admitted.metadata.finalizers ?? []).length === 0) {
+    // Like the real registry's shouldDeleteDuringUpdate: an update removes an object being deleted only
+    // once no finalizer is left AND no graceful deletion period is still running (a pod the kubelet is
+    // stopping keeps deletionGracePeriodSeconds > 0 until it confirms with a DELETE of grace 0).
+    const graceful = (admitted.metadata.deletionGracePeriodSeconds ?? 0) > 0;
+    if (
+      admitted.metadata.deletionTimestamp &&
+      (admitted.metadata.finalizers ?? []).length === 0 &&
+      !graceful
+    ) {
       return this.remove(t, admitted);
     }
     return this.commit(t, 'MODIFIED', admitted, old);
