@@ -9,7 +9,6 @@ import { describeSipp, freeLocalPort, runSipp } from './harness/sipp.js';
 
 afterEach(stopAllPbx);
 
-const PORTS = { start: 40000, end: 40800 };
 /** Short RFC 3261 timers so transactions end within a test (T1 50 ms: Timer D/H/J = 3.2 s). */
 const TIMERS = { t1Ms: 50, t2Ms: 400, t4Ms: 200, dMs: 100 };
 
@@ -22,7 +21,6 @@ async function pbxFor(
   const routed = routeAllTo(uasPort, {}, transport) as { routing: { routes: unknown[] } };
   return startPbx({
     sip: { timers: TIMERS },
-    media: { listen: '127.0.0.1', portRange: PORTS },
     limits: { invitesPerSecondPerIp: 1000 },
     ...rest,
     routing: {
@@ -53,14 +51,14 @@ async function expectClean(pbx: PbxProcess): Promise<void> {
 }
 
 /** Each side's SDP points at the relay: 127.0.0.1 and a port of the pbx's media range. */
-function expectRelayed(r: CallResult, where: { uas: string; uac: string }): void {
+function expectRelayed(pbx: PbxProcess, r: CallResult, where: { uas: string; uac: string }): void {
   const offer = r.uas.sdp.find((s) => s.where === where.uas);
   const answer = r.uac.sdp.find((s) => s.where === where.uac);
   for (const seen of [offer, answer]) {
     expect(seen, describeCall(r)).toBeDefined();
     expect(seen?.ip).toBe('127.0.0.1');
-    expect(seen?.port).toBeGreaterThanOrEqual(PORTS.start);
-    expect(seen?.port).toBeLessThan(PORTS.end);
+    expect(seen?.port).toBeGreaterThanOrEqual(pbx.mediaPorts.start);
+    expect(seen?.port).toBeLessThan(pbx.mediaPorts.end);
   }
 }
 
@@ -83,7 +81,7 @@ describe.each([
     const uasPort = await freeLocalPort();
     const pbx = await pbxFor(uasPort, transport);
     const r = await call(pbx, uasPort, { uac: 'basic', uas: 'basic', transport, calls: 3 });
-    expectRelayed(r, { uas: 'invite', uac: '200-invite' });
+    expectRelayed(pbx, r, { uas: 'invite', uac: '200-invite' });
     expect(await pbx.metricValue('sippbx_calls_total', { result: 'answered' })).toBe(3);
     await expectClean(pbx);
   });
@@ -93,7 +91,7 @@ describe.each([
     const pbx = await pbxFor(uasPort, transport);
     const r = await call(pbx, uasPort, { uac: 'callee-bye', uas: 'callee-bye', transport });
     expect(countLog(r.uac, /^bye-received/)).toBe(1);
-    expectRelayed(r, { uas: 'invite', uac: '200-invite' });
+    expectRelayed(pbx, r, { uas: 'invite', uac: '200-invite' });
     await expectClean(pbx);
   });
 
@@ -129,7 +127,7 @@ describe.each([
     const uasPort = await freeLocalPort();
     const pbx = await pbxFor(uasPort, transport);
     const r = await call(pbx, uasPort, { uac: 'reinvite-hold', uas: 'reinvite-hold', transport });
-    expectRelayed(r, { uas: 'invite', uac: '200-invite' });
+    expectRelayed(pbx, r, { uas: 'invite', uac: '200-invite' });
     await expectClean(pbx);
   });
 
@@ -137,7 +135,7 @@ describe.each([
     const uasPort = await freeLocalPort();
     const pbx = await pbxFor(uasPort, transport);
     const r = await call(pbx, uasPort, { uac: 'update', uas: 'update', transport });
-    expectRelayed(r, { uas: 'invite', uac: '200-invite' });
+    expectRelayed(pbx, r, { uas: 'invite', uac: '200-invite' });
     await expectClean(pbx);
   });
 
@@ -152,7 +150,6 @@ describe.each([
     const uasPort = await freeLocalPort();
     const pbx = await startPbx({
       sip: { timers: TIMERS },
-      media: { listen: '127.0.0.1', portRange: PORTS },
       limits: { invitesPerSecondPerIp: 1000 },
       routing: { routes: [] },
     });

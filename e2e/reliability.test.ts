@@ -11,7 +11,6 @@ afterEach(stopAllPbx);
 async function pbxRoutingTo(uasPort: number, extra: Record<string, unknown> = {}): Promise<PbxProcess> {
   return startPbx(
     routeAllTo(uasPort, {
-      media: { listen: '127.0.0.1', portRange: { start: 42000, end: 46000 } },
       limits: { invitesPerSecondPerIp: 100_000 },
       ...extra,
     }),
@@ -88,7 +87,6 @@ describe('reliability', () => {
     const floodUas = await freeLocalPort();
     const legitUas = await freeLocalPort();
     const pbx = await startPbx({
-      media: { listen: '127.0.0.1', portRange: { start: 42000, end: 46000 } },
       limits: { invitesPerSecondPerIp: 10 },
       routing: {
         routes: [

@@ -8,6 +8,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
+import { leaseMediaPorts } from './port-lease.js';
 
 /** Repository root (this file lives in `e2e/harness/`). */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -39,6 +40,8 @@ export interface PbxProcess {
   readonly metricsPort: number;
   /** The temporary config file the process was started with. */
   readonly configPath: string;
+  /** The media port range this pbx relays on (leased per process unless the test set one). */
+  readonly mediaPorts: { readonly start: number; readonly end: number };
   /** Every stdout log line so far, parsed. */
   logs(): LogLine[];
   /** Everything the process wrote to stderr so far. */
@@ -274,7 +277,11 @@ export async function startPbx(
   if (!existsSync(main)) throw new Error(`${main} not found: run \`make build\` first`);
   const dir = await mkdtemp(join(tmpdir(), 'sippbx-e2e-'));
   const configPath = join(dir, 'pbx.yaml');
-  await writeFile(configPath, stringify(deepMerge(BASE_CONFIG, overrides)));
+  // Every pbx relays on its own leased port range (parallel test files must not share ports).
+  const lease = leaseMediaPorts();
+  const media = { listen: '127.0.0.1', portRange: { start: lease.start, end: lease.end } };
+  const config = deepMerge(deepMerge(BASE_CONFIG, { media }), overrides) as { media: typeof media };
+  await writeFile(configPath, stringify(config));
 
   const args = [...(opts.exposeGc === true ? ['--expose-gc'] : []), main, '--config', configPath];
   const child = spawn(projectNode(), args, {
@@ -299,6 +306,7 @@ export async function startPbx(
     // 'close' comes after 'exit' and after stdout/stderr have ended, so the last lines and stderr are in.
     child.once('close', (code, signal) => {
       live.delete(child);
+      lease.release();
       const exitCode = exitCodeOf(code, signal);
       void stdoutDone
         .then(() => rm(dir, { recursive: true, force: true }))
@@ -345,6 +353,7 @@ export async function startPbx(
     pid: child.pid ?? -1,
     ...info,
     configPath,
+    mediaPorts: config.media.portRange,
     logs: () => logs.lines,
     stderr: () => stderr,
     waitForLog: (predicate, timeoutMs, since = 0) => logs.wait(predicate, timeoutMs, since),

@@ -1,0 +1,314 @@
+/**
+ * RTP relay benchmark: the same generator load through the sippbx relay and through rtpengine (userspace),
+ * in the same run, generator and relay pinned to different cores. See docs/benchmarks.md "RTP relay".
+ * Usage: node dist/bench/rtp-relay/run.js [--streams 500,1000,2000] [--seconds 20] [--warmup 2]
+ *          [--targets direct,sippbx,rtpengine[,node-floor]] [--relay-cpus 1] [--generator-cpus 0]
+ *          [--rtpengine-threads 1|default] [--repeat 1] [--budget-minutes 9.5] [--quiet-pct 15]
+ *          [--profile DIR] [--json FILE]
+ * Before each measurement it waits (up to 20 s) for a second with every CPU under --quiet-pct busy; with
+ * --repeat R each case runs R times (while the budget lasts) and the table keeps the quietest run.
+ * A stream is one direction of a call: N streams = N/2 two-way calls, 50 packets/s each way.
+ */
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { JsonChild } from './lines.js';
+import {
+  coreBusy,
+  coreTimes,
+  directTarget,
+  findExecutable,
+  rtpengineTarget,
+  sippbxTarget,
+} from './targets.js';
+import type { CallPorts, CpuSample, RelayTarget } from './targets.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : (process.argv[i + 1] ?? fallback);
+}
+
+const streamCounts = arg('streams', '500,1000,2000').split(',').map(Number);
+const seconds = Number(arg('seconds', '20'));
+const warmup = Number(arg('warmup', '2'));
+const targetNames = arg('targets', 'direct,sippbx,rtpengine').split(',');
+const relayCpus = arg('relay-cpus', '1');
+const generatorCpus = arg('generator-cpus', '0');
+const rtpengineThreadsArg = arg('rtpengine-threads', '1');
+const rtpengineThreads = rtpengineThreadsArg === 'default' ? undefined : Number(rtpengineThreadsArg);
+const profileDir = process.argv.includes('--profile') ? arg('profile', 'prof') : undefined;
+const quietPct = Number(arg('quiet-pct', '15'));
+const repeat = Number(arg('repeat', '1'));
+const budgetMinutes = Number(arg('budget-minutes', '9.5'));
+const jsonFile = process.argv.includes('--json') ? arg('json', 'rtp-relay.json') : undefined;
+
+/** One measured row. */
+interface Row {
+  target: string;
+  streams: number;
+  scheduled: number;
+  sent: number;
+  lost: number;
+  lossPct: number;
+  reordered: number;
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  relayCpuPct: number | undefined;
+  relayUsPerPacket: number | undefined;
+  relayElu: number | undefined;
+  relayThreads: number | undefined;
+  generatorCpuPct: number;
+  generatorElu: number;
+  sendLateP99Ms: number;
+  /** Busy % per CPU over the window, all processes: shows load from outside the benchmark. */
+  coreBusyPct: Record<string, number>;
+}
+
+interface GeneratorResult {
+  scheduled: number;
+  sent: number;
+  lost: number;
+  lossPct: number;
+  reordered: number;
+  latencyUs: { p50: number; p99: number; p999: number };
+  sendLateMs: { p99: number };
+  cpuPct: number;
+  elu: number;
+}
+
+async function makeTarget(name: string): Promise<RelayTarget & { threads?: () => number }> {
+  switch (name) {
+    case 'direct':
+      return directTarget();
+    case 'sippbx':
+      return sippbxTarget({ cpus: relayCpus, profileDir, script: join(here, 'relay-server.js') });
+    case 'node-floor':
+      return sippbxTarget({
+        cpus: relayCpus,
+        profileDir: undefined,
+        script: join(here, 'relay-server.js'),
+        minimal: true,
+      });
+    case 'rtpengine':
+      return rtpengineTarget({ cpus: relayCpus, threads: rtpengineThreads, ngPort: 2223 });
+    default:
+      throw new Error(`unknown target ${name} (direct, sippbx, rtpengine, node-floor)`);
+  }
+}
+
+/** Waits (at most `maxMs`) for a second in which every CPU is under `limitPct` busy; returns the last reading. */
+async function waitForQuiet(limitPct: number, maxMs: number): Promise<Record<string, number>> {
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const start = coreTimes();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const busy = coreBusy(start, coreTimes());
+    if (Object.values(busy).every((pct) => pct < limitPct) || Date.now() >= deadline) return busy;
+  }
+}
+
+async function measure(name: string, streams: number): Promise<Row> {
+  const idle = await waitForQuiet(quietPct, 20_000);
+  if (Object.values(idle).some((pct) => pct >= quietPct)) {
+    console.error(`warning: other load on the machine before ${name} ${streams}: ${JSON.stringify(idle)}`);
+  }
+  const calls = streams / 2;
+  const generator = new JsonChild('generator', 'taskset', [
+    '-c',
+    generatorCpus,
+    process.execPath,
+    join(here, 'generator.js'),
+    '--calls',
+    String(calls),
+    '--seconds',
+    String(seconds),
+    '--warmup',
+    String(warmup),
+  ]);
+  const target = await makeTarget(name);
+  try {
+    const ports = (await generator.next('ports', 30_000)).ports as CallPorts[];
+    const targets = await target.open(ports);
+    generator.send({ cmd: 'start', targets });
+    await generator.next('started', 30_000);
+    await generator.next('measure-start', (warmup + 10) * 1000);
+    const cores = coreTimes();
+    const before = await target.sample();
+    await generator.next('measure-end', (seconds + 30) * 1000);
+    const after = await target.sample();
+    const busy = coreBusy(cores, coreTimes());
+    const threads = target.threads?.();
+    const result = (await generator.next('result', 15_000)) as unknown as GeneratorResult;
+    return { ...toRow(name, streams, result, before, after, threads), coreBusyPct: busy };
+  } finally {
+    await target.close();
+    await generator.stop(5_000, 'SIGTERM');
+  }
+}
+
+function toRow(
+  target: string,
+  streams: number,
+  r: GeneratorResult,
+  before: CpuSample | undefined,
+  after: CpuSample | undefined,
+  threads: number | undefined,
+): Omit<Row, 'coreBusyPct'> {
+  const cpuUs = before !== undefined && after !== undefined ? after.cpuUs - before.cpuUs : undefined;
+  const wallUs = before !== undefined && after !== undefined ? (after.atMs - before.atMs) * 1000 : undefined;
+  return {
+    target,
+    streams,
+    scheduled: r.scheduled,
+    sent: r.sent,
+    lost: r.lost,
+    lossPct: r.lossPct,
+    reordered: r.reordered,
+    p50Ms: r.latencyUs.p50 / 1000,
+    p99Ms: r.latencyUs.p99 / 1000,
+    p999Ms: r.latencyUs.p999 / 1000,
+    relayCpuPct: cpuUs === undefined || wallUs === undefined ? undefined : (cpuUs / wallUs) * 100,
+    relayUsPerPacket: cpuUs === undefined || r.sent === 0 ? undefined : cpuUs / r.sent,
+    relayElu: after?.elu,
+    relayThreads: threads,
+    generatorCpuPct: r.cpuPct,
+    generatorElu: r.elu,
+    sendLateP99Ms: r.sendLateMs.p99,
+  };
+}
+
+const fmt = (v: number | undefined, digits: number): string => (v === undefined ? '-' : v.toFixed(digits));
+
+/** CPU busy in the window that is neither the relay nor the generator (other processes, unattributed kernel work). */
+function otherLoad(r: Row): number {
+  const busy = Object.values(r.coreBusyPct).reduce((sum, pct) => sum + pct, 0);
+  return busy - (r.relayCpuPct ?? 0) - r.generatorCpuPct;
+}
+
+function printTable(rows: readonly Row[]): void {
+  const header = [
+    'target',
+    'streams',
+    'packets sent',
+    'loss %',
+    'reordered',
+    'p50 ms',
+    'p99 ms',
+    'p99.9 ms',
+    'relay CPU % (1 core)',
+    'relay µs/packet',
+    'generator CPU %',
+    'gen send late p99 ms',
+    'CPU0 / CPU1 busy %',
+    'other load %',
+  ];
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`| ${header.map(() => '---').join(' | ')} |`);
+  for (const r of rows) {
+    const name =
+      r.target === 'rtpengine' && r.relayThreads !== undefined
+        ? `rtpengine (${r.relayThreads} thr)`
+        : r.target;
+    console.log(
+      `| ${[
+        name,
+        r.streams,
+        `${r.sent.toLocaleString('en-US')}${r.sent < r.scheduled ? ` (of ${r.scheduled.toLocaleString('en-US')})` : ''}`,
+        r.lossPct.toFixed(4),
+        r.reordered,
+        fmt(r.p50Ms, 3),
+        fmt(r.p99Ms, 3),
+        fmt(r.p999Ms, 3),
+        fmt(r.relayCpuPct, 1),
+        fmt(r.relayUsPerPacket, 2),
+        fmt(r.generatorCpuPct, 1),
+        fmt(r.sendLateP99Ms, 1),
+        `${fmt(r.coreBusyPct.cpu0, 0)} / ${fmt(r.coreBusyPct.cpu1, 0)}`,
+        fmt(otherLoad(r), 0),
+      ].join(' | ')} |`,
+    );
+  }
+}
+
+function printRatios(rows: readonly Row[]): void {
+  console.log('\n| streams | CPU/packet sippbx/rtpengine | p99 sippbx/rtpengine |');
+  console.log('| --- | --- | --- |');
+  for (const streams of streamCounts) {
+    const ours = rows.find((r) => r.target === 'sippbx' && r.streams === streams);
+    const theirs = rows.find((r) => r.target === 'rtpengine' && r.streams === streams);
+    if (ours === undefined || theirs === undefined) continue;
+    const cpu =
+      ours.relayUsPerPacket !== undefined && theirs.relayUsPerPacket !== undefined
+        ? ours.relayUsPerPacket / theirs.relayUsPerPacket
+        : undefined;
+    console.log(`| ${streams} | ${fmt(cpu, 2)} | ${fmt(ours.p99Ms / theirs.p99Ms, 2)} |`);
+  }
+}
+
+async function main(): Promise<void> {
+  if (streamCounts.some((n) => !Number.isInteger(n) || n <= 0 || n % 2 !== 0 || n > 8000)) {
+    throw new Error('--streams takes even counts up to 8000 (each call carries two streams)');
+  }
+  if (!(seconds > 0 && seconds <= 120) || !(warmup >= 0 && warmup <= 30) || !(repeat >= 1 && repeat <= 5)) {
+    throw new Error('--seconds must be in (0, 120], --warmup in [0, 30] and --repeat in [1, 5]');
+  }
+  if (targetNames.includes('rtpengine') && findExecutable('rtpengine') === undefined) {
+    throw new Error(
+      'rtpengine not found: install Debian package rtpengine-daemon (apt-get install rtpengine-daemon)',
+    );
+  }
+  console.log(
+    `node ${process.version}; ${seconds} s measured after ${warmup} s warm-up; relay on CPU ${relayCpus}, ` +
+      `generator on CPU ${generatorCpus}; rtpengine --num-threads=${rtpengineThreadsArg}; ` +
+      `two-way calls, 50 packets/s per stream, 172-byte packets`,
+  );
+  const started = Date.now();
+  const all: Row[] = [];
+  for (let round = 0; round < repeat; round++) {
+    for (const streams of streamCounts) {
+      // Later rounds only while the time budget lasts (about seconds + warmup + 8 s per measurement).
+      const left = budgetMinutes * 60_000 - (Date.now() - started);
+      if (round > 0 && left < targetNames.length * (seconds + warmup + 8) * 1000) break;
+      for (const name of targetNames) {
+        try {
+          const row = await measure(name, streams);
+          all.push(row);
+          console.error(`done: ${name} ${streams} streams: ${JSON.stringify(row)}`);
+        } catch (error) {
+          if (name === 'rtpengine' && findExecutable('rtpengine') === undefined) throw error;
+          console.error(
+            `failed: ${name} ${streams} streams: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+      }
+    }
+  }
+  if (repeat > 1) {
+    console.log(`\nevery run (${all.length}):`);
+    printTable(all);
+    console.log(`\nquietest run of each (least "other load"):`);
+  }
+  const rows = quietest(all);
+  printTable(rows);
+  printRatios(rows);
+  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ all, rows }, null, 2)}\n`);
+}
+
+/** Per (target, streams), the run with the least load from outside the benchmark. */
+function quietest(all: readonly Row[]): Row[] {
+  const best = new Map<string, Row>();
+  for (const row of all) {
+    const key = `${row.streams}/${row.target}`;
+    const current = best.get(key);
+    if (current === undefined || otherLoad(row) < otherLoad(current)) best.set(key, row);
+  }
+  return [...best.values()];
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+});
