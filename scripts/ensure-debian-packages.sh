@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests need when their binaries are missing; fails loudly otherwise.
+# Installs the Debian packages the tests need when they are missing (one apt-get for all of them);
+# fails loudly otherwise. Binaries are checked on PATH; source-only packages by a file they install.
 set -euo pipefail
-declare -A want=([sipp]=sip-tester [redis-server]=redis-server)
+# binary -> package
+declare -A want=([sipp]=sip-tester [redis-server]=redis-server [go]=golang-go)
+# file -> package (Go library sources the chart renderer, tools/chart-render, builds against)
+declare -A want_files=(
+  [/usr/share/gocode/src/github.com/Masterminds/sprig/functions.go]=golang-github-masterminds-sprig-dev
+)
 missing=()
 for bin in "${!want[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("${want[$bin]}")
+done
+for file in "${!want_files[@]}"; do
+  [ -e "$file" ] || missing+=("${want_files[$file]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing Debian packages: ${missing[*]}"
@@ -19,4 +28,7 @@ $SUDO apt-get update -qq || { echo "error: apt-get update failed; cannot install
 $SUDO apt-get install -y -qq "${missing[@]}" || { echo "error: apt-get install ${missing[*]} failed"; exit 1; }
 for bin in "${!want[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || { echo "error: $bin still missing after installing ${want[$bin]}"; exit 1; }
+done
+for file in "${!want_files[@]}"; do
+  [ -e "$file" ] || { echo "error: $file still missing after installing ${want_files[$file]}"; exit 1; }
 done
