@@ -33,6 +33,8 @@ export interface DrainController {
   status(): DrainStatus;
   /** Starts draining (idempotent: a second call keeps the first deadline unless it is earlier). */
   drain(deadlineSeconds?: number): DrainStatus;
+  /** Back to running from draining (scale-up kept this pod); undefined once drained (too late). */
+  cancel(): DrainStatus | undefined;
   /** To be called whenever a call ends: completes the drain at zero calls. */
   callEnded(): void;
   /** Resolves once drained. */
@@ -84,6 +86,14 @@ export function createDrainController(deps: DrainDeps): DrainController {
       }
       state = 'draining';
       if (deps.activeCalls() === 0) finish();
+      return status();
+    },
+    cancel() {
+      if (state === 'drained') return undefined;
+      if (timer !== undefined) deps.clock.clearTimer(timer);
+      timer = undefined;
+      deadline = undefined;
+      state = 'running';
       return status();
     },
     callEnded() {

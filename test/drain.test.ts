@@ -66,3 +66,17 @@ describe('drain', () => {
     drain.close();
   });
 });
+
+describe('drain cancel', () => {
+  it('returns to running while draining, and refuses once drained', async () => {
+    const { drain, clock, setActive } = setup(1);
+    drain.drain(60);
+    expect(drain.cancel()).toEqual({ state: 'running', activeCalls: 1, deadline: null });
+    expect(clock.pending()).toBe(0);
+    drain.drain(60);
+    setActive(0);
+    drain.callEnded();
+    await drain.drained();
+    expect(drain.cancel()).toBeUndefined();
+  });
+});

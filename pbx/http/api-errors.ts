@@ -11,6 +11,7 @@ export type ApiErrorCode =
   | 'body_too_large'
   | 'unsupported_media_type'
   | 'bad_request'
+  | 'drained'
   | 'internal';
 
 /** The JSON body of every error answer. */

@@ -35,6 +35,8 @@ export interface ApiDeps {
   /** Starts (or continues) draining; `deadlineSeconds` absent means `shutdown.drainTimeoutSeconds`. */
   drain(deadlineSeconds?: number): DrainStatus;
   drainStatus(): DrainStatus;
+  /** Stops a drain that has not completed (the operator keeps this pod after all); 409 when drained. */
+  cancelDrain(): DrainStatus | undefined;
   getLogLevel(): LogLevel;
   setLogLevel(level: LogLevel): void;
   readonly logger: Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -116,6 +118,13 @@ function routes(api: FastifyInstance, deps: ApiDeps, roles: WeakMap<FastifyReque
     const { deadlineSeconds } = body.value;
     deps.logger.warn({ deadlineSeconds, role: roles.get(request) }, 'drain requested through the API');
     return reply.code(202).send(deps.drain(deadlineSeconds));
+  });
+  api.delete('/v1/drain', admin, (request, reply) => {
+    const status = deps.cancelDrain();
+    if (status === undefined)
+      return sendError(reply, 409, 'drained', 'the pbx has drained; it cannot take calls again');
+    deps.logger.warn({ role: roles.get(request) }, 'drain cancelled through the API');
+    return reply.send(status);
   });
   api.get('/v1/log-level', read, (_request, reply) => reply.send({ level: deps.getLogLevel() }));
   api.put('/v1/log-level', admin, (request, reply) => {

@@ -72,6 +72,7 @@ async function harness(specs: TokenSpec[] = TOKENS, overrides: Partial<ApiDeps> 
     stats: () => Promise.resolve(STATS),
     drain,
     drainStatus: () => ({ state: 'running', activeCalls: 1, deadline: null }),
+    cancelDrain: () => ({ state: 'running', activeCalls: 1, deadline: null }),
     getLogLevel: () => level,
     setLogLevel,
     logger,
@@ -82,7 +83,7 @@ async function harness(specs: TokenSpec[] = TOKENS, overrides: Partial<ApiDeps> 
   return { app, deps, logs, drain, setLogLevel, level: () => level };
 }
 
-type Method = 'GET' | 'POST' | 'PUT';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 interface Endpoint {
   method: Method;
   url: string;
@@ -96,6 +97,7 @@ const ENDPOINTS: Endpoint[] = [
   { method: 'GET', url: '/api/v1/stats', role: 'read', ok: 200 },
   { method: 'GET', url: '/api/v1/drain', role: 'read', ok: 200 },
   { method: 'POST', url: '/api/v1/drain', role: 'admin', ok: 202, body: { deadlineSeconds: 30 } },
+  { method: 'DELETE', url: '/api/v1/drain', role: 'admin', ok: 200 },
   { method: 'GET', url: '/api/v1/log-level', role: 'read', ok: 200 },
   { method: 'PUT', url: '/api/v1/log-level', role: 'admin', ok: 200, body: { level: 'debug' } },
 ];
@@ -417,5 +419,18 @@ describe('request logging', () => {
     expect(all).not.toContain(ADMIN);
     expect(all).not.toContain('wrong-secret');
     expect(all.toLowerCase()).not.toContain('authorization');
+  });
+});
+
+describe('DELETE /api/v1/drain', () => {
+  it('answers 409 once the pbx has drained', async () => {
+    const h = await harness(TOKENS, { cancelDrain: () => undefined });
+    const res = await h.app.inject({
+      method: 'DELETE',
+      url: '/api/v1/drain',
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(res.statusCode).toBe(409);
+    expect(res.json()).toMatchObject({ error: { code: 'drained' } });
   });
 });
