@@ -254,6 +254,7 @@ export async function startPbxApp(
         }),
         drain: (seconds) => drainer.drain(seconds),
         drainStatus: () => drainer.status(),
+        cancelDrain: () => drainer.cancel(),
         getLogLevel: () => configLevel(logger.level),
         setLogLevel: (level) => {
           logger.level = pinoLevel(level);
