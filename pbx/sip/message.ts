@@ -87,10 +87,15 @@ const KEY_CACHE = new Map<string, string>();
 
 /** The spelling this pbx writes for a header key (`call-id` -> `Call-ID`, `max-forwards` -> `Max-Forwards`). */
 export function headerSpelling(key: string): string {
-  const known = SPELLING[key];
+  const known = SPELLING[key] ?? SPELLING_CACHE.get(key);
   if (known !== undefined) return known;
-  return key.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase());
+  const spelled = key.replace(/(^|-)([a-z])/g, (_m, dash: string, ch: string) => dash + ch.toUpperCase());
+  // Memoised like headerKey, and bounded the same way.
+  if (SPELLING_CACHE.size < 2048) SPELLING_CACHE.set(key, spelled);
+  return spelled;
 }
+
+const SPELLING_CACHE = new Map<string, string>();
 
 /** Builds a header field from a name (any case or compact form) and a value. */
 export function hdr(name: string, value: string | number): SipHeader {

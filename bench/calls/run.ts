@@ -1,0 +1,486 @@
+/**
+ * Calls through the pbx: calls-per-second and concurrent-call benchmarks with SIPp, the sippbx B2BUA and
+ * Kamailio (transaction-stateful proxy, ../shared/peers/kamailio.cfg) side by side in the same run, plus
+ * memory per held call. See docs/benchmarks.md "Calls through the pbx (bench/calls)".
+ *
+ * Usage: node dist/bench/calls/run.js [--rates 200,400,600,800,1000] [--seconds 20] [--hold-ms 1000]
+ *          [--servers pbx,kamailio] [--concurrency 1000,2500,4500] [--concurrency-rate 250]
+ *          [--concurrency-servers pbx,kamailio] [--server-cpus 1] [--load-cpus 0]
+ *          [--stop-fail-pct 5] [--profile-rate auto|none|N] [--profile-dir DIR]
+ *          [--budget-minutes 14] [--quiet-pct 20] [--quiet-wait-s 60] [--json FILE]
+ *
+ * Load: SIPp UAC and UAS (bench/calls/uac.xml, uas.xml: INVITE with SDP, 100, 180, 200 with SDP, ACK,
+ * `--hold-ms` pause, BYE, 200; no RTP) pinned to --load-cpus; the server under test to --server-cpus.
+ * Each (server, rate) runs on a fresh server and UAS, rates interleaved pbx, kamailio, pbx, ...
+ */
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { coreBusy, coreTimes, cpuSeconds, freeUdpPort, sleep, waitForQuiet } from './proc.js';
+import { selfByArea, topFrames } from './profile.js';
+import type { Frame } from './profile.js';
+import { captureOutput, startKamailio, startPbx } from './servers.js';
+import type { Memory, RunningServer, ServerOptions, ServerPaths } from './servers.js';
+import {
+  killAll,
+  num,
+  readStat,
+  sippControl,
+  startUac,
+  startUas,
+  stopOwned,
+  uacArgs,
+  uacResult,
+} from './sipp.js';
+import type { Owned, SippPaths, UacOptions, UacResult } from './sipp.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = join(here, '../../..');
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : (process.argv[i + 1] ?? fallback);
+}
+
+const list = (s: string): string[] => s.split(',').filter((x) => x !== '');
+const rates = list(arg('rates', '200,400,600,800,1000')).map(Number);
+const seconds = Number(arg('seconds', '20'));
+const holdMs = Number(arg('hold-ms', '1000'));
+const serverNames = list(arg('servers', 'pbx,kamailio'));
+const concurrencySteps = list(arg('concurrency', '1000,2500,4500')).map(Number);
+const concurrencyRate = Number(arg('concurrency-rate', '250'));
+const concurrencyServers = list(arg('concurrency-servers', 'pbx,kamailio'));
+const serverCpus = arg('server-cpus', '1');
+const loadCpus = arg('load-cpus', '0');
+const stopFailPct = Number(arg('stop-fail-pct', '5'));
+const profileRate = arg('profile-rate', 'auto');
+const profileDir = arg('profile-dir', join(tmpdir(), 'sippbx-calls-prof'));
+const budgetMs = Number(arg('budget-minutes', '14')) * 60_000;
+const quietPct = Number(arg('quiet-pct', '20'));
+const quietWaitMs = Number(arg('quiet-wait-s', '60')) * 1000;
+const jsonFile = process.argv.includes('--json') ? arg('json', 'calls.json') : undefined;
+
+const sippPaths: SippPaths = {
+  uasScenario: join(repoRoot, 'bench/calls/uas.xml'),
+  uacScenario: join(repoRoot, 'bench/calls/uac.xml'),
+};
+const serverPaths: ServerPaths = {
+  repoRoot,
+  kamailioCfg: arg('kamailio-cfg', join(repoRoot, '../shared/peers/kamailio.cfg')),
+};
+const startedAt = Date.now();
+const overBudget = (): boolean => Date.now() - startedAt > budgetMs;
+
+/** The sustained-rate target of issue 4 (calls/s with < 0.1% failures on one core). */
+const TARGET_CPS = 500;
+const MAX_FAIL_PCT = 0.1;
+
+/** One (server, rate) measurement. */
+interface RateRow {
+  server: string;
+  rate: number;
+  uac: UacResult;
+  failPct: number;
+  /** Server CPU over the `--seconds` window in which calls are offered, % of one core. */
+  serverCpuPct: number;
+  /** Server CPU for the whole run divided by calls created. */
+  serverCpuMsPerCall: number;
+  uacCpuPct: number;
+  uasCpuPct: number;
+  /** Peak over the run: RSS summed over the server's processes, and PSS (shared pages once). */
+  peakRssMB: number;
+  peakPssMB: number;
+  /** pbx only: calls still active 1 s after SIPp finished, and `sippbx_calls_total` by result. */
+  activeAfter?: number;
+  callsTotal?: Record<string, number>;
+  coreBusyPct: Record<string, number>;
+  profiled: boolean;
+}
+
+/** One plateau of the concurrency run. */
+interface PlateauRow {
+  server: string;
+  label: string;
+  /** Calls up at the plateau: the pbx's `sippbx_calls_active`, else SIPp's current calls. */
+  active: number;
+  sippCurrent: number;
+  rssMB: number;
+  pssMB: number;
+  heapMB: number | undefined;
+  rssPerCallKB: number | undefined;
+  heapPerCallKB: number | undefined;
+  marginalRssKB: number | undefined;
+  marginalHeapKB: number | undefined;
+}
+
+const MB = 1024 * 1024;
+
+function startServer(name: string, o: ServerOptions): Promise<RunningServer> {
+  if (name === 'pbx') return startPbx(serverPaths, o);
+  if (name === 'kamailio') return startKamailio(serverPaths, o);
+  throw new Error(`unknown server ${name} (pbx | kamailio)`);
+}
+
+/** A fresh work dir, UAS and server; `body` runs the load; everything is stopped afterwards. */
+async function withServer<T>(
+  name: string,
+  extra: Partial<ServerOptions>,
+  body: (server: RunningServer, uas: Owned, dir: string) => Promise<T>,
+): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), `sippbx-calls-${name}-`));
+  const uasPort = await freeUdpPort();
+  const uas = startUas(sippPaths, uasPort, loadCpus, dir);
+  let server: RunningServer | undefined;
+  try {
+    server = await startServer(name, { uasPort, cpus: serverCpus, dir, maxCalls: 6000, ...extra });
+    return await body(server, uas, dir);
+  } catch (err) {
+    if (server !== undefined) process.stderr.write(`${name} stderr:\n${server.stderrTail()}\n`);
+    throw err;
+  } finally {
+    await server?.stop();
+    await stopOwned(uas);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs the UAC to completion (killed `timeoutS` + 15 s after start at the latest). */
+async function runUac(o: UacOptions, during?: (uac: Owned) => Promise<void>): Promise<Owned> {
+  const uac = startUac(sippPaths, o);
+  const stderr = captureOutput(uac);
+  const killer = setTimeout(() => uac.child.kill('SIGKILL'), (o.timeoutS + 15) * 1000);
+  await during?.(uac);
+  const code = await uac.exited;
+  clearTimeout(killer);
+  // SIPp exits 0 (all calls ok) or 1 (some failed); anything else is its own trouble
+  if (code !== 0 && code !== 1)
+    console.error(`  sipp UAC exited ${String(code)}: ${stderr().trim().slice(-600)}`);
+  return uac;
+}
+
+async function rateRun(name: string, rate: number, profile: boolean): Promise<RateRow> {
+  const quiet = await waitForQuiet(quietPct, quietWaitMs);
+  if (Object.values(quiet).some((b) => b >= quietPct)) {
+    console.error(`warning: CPUs busy before ${name} @ ${rate}/s: ${JSON.stringify(quiet)}`);
+  }
+  const extra = profile ? { cpuProfileDir: profileDir } : {};
+  return withServer(name, extra, async (server, uas, dir) => {
+    const o: UacOptions = {
+      target: `127.0.0.1:${server.sipPort}`,
+      localPort: await freeUdpPort(),
+      controlPort: await freeUdpPort(),
+      rate,
+      calls: rate * seconds,
+      holdMs,
+      limit: rate * (holdMs / 1000 + 40),
+      timeoutS: seconds + Math.ceil(holdMs / 1000) + 20,
+      cpus: loadCpus,
+      dir,
+    };
+    let peakRss = 0;
+    let peakPss = 0;
+    let window: { server: number; uac: number; uas: number; cores: Record<string, number> } | undefined;
+    const serverCpu0 = server.cpuSeconds();
+    await runUac(o, async (uac) => {
+      const t0 = Date.now();
+      const [s0, a0, b0, c0] = [server.cpuSeconds(), cpuSeconds(uac.pid), cpuSeconds(uas.pid), coreTimes()];
+      let done = false;
+      void uac.exited.then(() => (done = true));
+      while (!done) {
+        const m = server.procMemory();
+        peakRss = Math.max(peakRss, m.rssBytes);
+        peakPss = Math.max(peakPss, m.pssBytes);
+        if (window === undefined && Date.now() - t0 >= seconds * 1000) {
+          const s = (Date.now() - t0) / 1000;
+          window = {
+            server: ((server.cpuSeconds() - s0) / s) * 100,
+            uac: ((cpuSeconds(uac.pid) - a0) / s) * 100,
+            uas: ((cpuSeconds(uas.pid) - b0) / s) * 100,
+            cores: coreBusy(c0, coreTimes()),
+          };
+        }
+        await Promise.race([sleep(500), uac.exited]);
+      }
+    });
+    const serverCpuTotal = server.cpuSeconds() - serverCpu0;
+    await sleep(1000);
+    const uacRes = uacResult(dir);
+    const after = await server.memory();
+    const callsTotal = await server.callsTotal?.();
+    return {
+      server: name,
+      rate,
+      uac: uacRes,
+      failPct: (uacRes.failed / Math.max(1, uacRes.created)) * 100,
+      serverCpuPct: window?.server ?? NaN,
+      serverCpuMsPerCall: (serverCpuTotal * 1000) / Math.max(1, uacRes.created),
+      uacCpuPct: window?.uac ?? NaN,
+      uasCpuPct: window?.uas ?? NaN,
+      peakRssMB: peakRss / MB,
+      peakPssMB: peakPss / MB,
+      ...(after.callsActive === undefined ? {} : { activeAfter: after.callsActive }),
+      ...(callsTotal === undefined ? {} : { callsTotal }),
+      coreBusyPct: window?.cores ?? {},
+      profiled: profile,
+    };
+  });
+}
+
+/** Memory after a full GC when the server can do one (pbx with --expose-gc). */
+async function settledMemory(server: RunningServer): Promise<Memory> {
+  await server.collectGarbage?.();
+  return server.memory();
+}
+
+function sippCurrentCalls(dir: string): number {
+  return num(readStat(join(dir, 'stat.csv')).at(-1), 'CurrentCall');
+}
+
+function plateauRow(
+  server: string,
+  label: string,
+  m: Memory,
+  sippCurrent: number,
+  idle: Memory,
+  prev: { active: number; m: Memory } | undefined,
+): PlateauRow {
+  const active = m.callsActive ?? sippCurrent;
+  const perCall = (now: number | undefined, then: number | undefined, calls: number): number | undefined =>
+    now === undefined || then === undefined || calls <= 0 ? undefined : (now - then) / 1024 / calls;
+  const base = server === 'kamailio' ? 'pssBytes' : 'rssBytes';
+  return {
+    server,
+    label,
+    active,
+    sippCurrent,
+    rssMB: m.rssBytes / MB,
+    pssMB: m.pssBytes / MB,
+    heapMB: m.heapUsedBytes === undefined ? undefined : m.heapUsedBytes / MB,
+    rssPerCallKB: perCall(m[base], idle[base], active),
+    heapPerCallKB: perCall(m.heapUsedBytes, idle.heapUsedBytes, active),
+    marginalRssKB: prev === undefined ? undefined : perCall(m[base], prev.m[base], active - prev.active),
+    marginalHeapKB:
+      prev === undefined ? undefined : perCall(m.heapUsedBytes, prev.m.heapUsedBytes, active - prev.active),
+  };
+}
+
+/** Waits until `count()` reaches `target` or `maxMs` passes. */
+async function until(count: () => Promise<number>, target: number, maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline && (await count()) < target) await sleep(250);
+}
+
+async function concurrencyRun(name: string, steps: readonly number[]): Promise<PlateauRow[]> {
+  const maxCalls = Math.max(...steps);
+  const settleS = 4;
+  const rampS = maxCalls / concurrencyRate + steps.length * (settleS + 3);
+  const hold = Math.ceil(rampS + 15) * 1000;
+  await waitForQuiet(quietPct, quietWaitMs);
+  return withServer(name, { exposeGc: true, maxCalls: maxCalls + 500 }, async (server, _uas, dir) => {
+    const rows: PlateauRow[] = [];
+    await sleep(1000);
+    const idle = await settledMemory(server);
+    rows.push(plateauRow(name, 'idle', idle, 0, idle, undefined));
+    const o: UacOptions = {
+      target: `127.0.0.1:${server.sipPort}`,
+      localPort: await freeUdpPort(),
+      controlPort: await freeUdpPort(),
+      rate: concurrencyRate,
+      calls: maxCalls,
+      holdMs: hold,
+      limit: maxCalls + 100,
+      timeoutS: Math.ceil(hold / 1000 + maxCalls / concurrencyRate + 30),
+      cpus: loadCpus,
+      dir,
+    };
+    // the pbx counts its calls; for Kamailio (no dialog state) estimate from SIPp's rate and unpaused time
+    let unpausedMs = 0;
+    let resumedAt = Date.now();
+    const count = async (): Promise<number> =>
+      (await server.memory()).callsActive ??
+      Math.min(maxCalls, ((unpausedMs + Date.now() - resumedAt) / 1000) * concurrencyRate);
+    const pause = async (): Promise<void> => {
+      await sippControl(o.controlPort, 'p');
+      unpausedMs += Date.now() - resumedAt;
+    };
+    const resume = async (): Promise<void> => {
+      await sippControl(o.controlPort, 'p');
+      resumedAt = Date.now();
+    };
+    let prev: { active: number; m: Memory } | undefined;
+    await runUac(o, async () => {
+      resumedAt = Date.now();
+      for (const step of steps) {
+        await until(count, step, (step / concurrencyRate + 20) * 1000);
+        if (step !== maxCalls) await pause();
+        await sleep(settleS * 1000);
+        const m = await settledMemory(server);
+        const row = plateauRow(name, `${step}`, m, sippCurrentCalls(dir), idle, prev);
+        rows.push(row);
+        prev = { active: row.active, m };
+        console.error(`  ${name} plateau ${step}: active ${row.active}, RSS ${row.rssMB.toFixed(1)} MB`);
+        if (step !== maxCalls) await resume();
+      }
+    });
+    await sleep(2000);
+    const after = await settledMemory(server);
+    rows.push(plateauRow(name, 'after all hung up', after, sippCurrentCalls(dir), idle, undefined));
+    const res = uacResult(dir);
+    console.error(`  ${name} concurrency: ${res.successful}/${res.created} calls completed`);
+    return rows;
+  });
+}
+
+const fmt = (v: number | undefined, digits = 1): string =>
+  v === undefined || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+function sustained(rows: readonly RateRow[], server: string): RateRow | undefined {
+  return rows
+    .filter((r) => r.server === server && !r.profiled)
+    .filter((r) => r.failPct < MAX_FAIL_PCT && r.uac.achievedRate >= r.rate * 0.95)
+    .sort((a, b) => b.rate - a.rate)[0];
+}
+
+function printRates(rows: readonly RateRow[]): void {
+  console.log(
+    '\n| server | offered calls/s | achieved calls/s | attempted | successful | failed | failure % | retrans | INVITE→200 p50 / p99 / max ms | server CPU % | server CPU ms/call | server RSS MB (peak) | SIPp UAC / UAS CPU % | cpu0 / cpu1 busy % |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const u = r.uac;
+    const kinds = Object.entries(u.failureKinds)
+      .map(([k, v]) => `${k.replace(/^Failed/, '')} ${v}`)
+      .join(', ');
+    const mem = r.server === 'kamailio' ? `${fmt(r.peakRssMB)} (PSS ${fmt(r.peakPssMB)})` : fmt(r.peakRssMB);
+    console.log(
+      `| ${r.server}${r.profiled ? ' (profiling)' : ''} | ${r.rate} | ${fmt(u.achievedRate, 0)} | ${u.created} | ${u.successful} | ${u.failed} | ${fmt(r.failPct, 2)}${kinds === '' ? '' : ` (${kinds})`} | ${u.retransmissions} | ${fmt(u.inviteTo200Ms.p50, 0)} / ${fmt(u.inviteTo200Ms.p99, 0)} / ${fmt(u.inviteTo200Ms.max, 0)} | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.serverCpuMsPerCall, 3)} | ${mem} | ${fmt(r.uacCpuPct, 0)} / ${fmt(r.uasCpuPct, 0)} | ${fmt(r.coreBusyPct['cpu0'], 0)} / ${fmt(r.coreBusyPct['cpu1'], 0)} |`,
+    );
+  }
+  const best = new Map(serverNames.map((s) => [s, sustained(rows, s)]));
+  console.log(
+    '\n| server | sustained calls/s (< 0.1% failed) | server CPU % there | CPU ms/call there | meets ≥ 500/s |',
+  );
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const [s, r] of best) {
+    console.log(
+      `| ${s} | ${r?.rate ?? 'none'} | ${fmt(r?.serverCpuPct, 0)} | ${fmt(r?.serverCpuMsPerCall, 3)} | ${s === 'pbx' ? ((r?.rate ?? 0) >= TARGET_CPS ? 'yes' : 'no') : '–'} |`,
+    );
+  }
+  const p = best.get('pbx');
+  const k = best.get('kamailio');
+  if (p !== undefined && k !== undefined) {
+    console.log(`\nratio pbx / kamailio, sustained rate: ${fmt(p.rate / k.rate, 2)}`);
+  }
+  for (const rate of rates) {
+    const pr = rows.find((r) => r.server === 'pbx' && r.rate === rate && !r.profiled);
+    const kr = rows.find((r) => r.server === 'kamailio' && r.rate === rate);
+    if (pr !== undefined && kr !== undefined) {
+      console.log(
+        `ratio pbx / kamailio at ${rate}/s: CPU ms per call ${fmt(pr.serverCpuMsPerCall / kr.serverCpuMsPerCall, 2)}, INVITE→200 p99 ${fmt(pr.uac.inviteTo200Ms.p99, 0)} vs ${fmt(kr.uac.inviteTo200Ms.p99, 0)} ms`,
+      );
+    }
+  }
+}
+
+function printPlateaus(rows: readonly PlateauRow[]): void {
+  console.log(
+    '\n| server | plateau | calls active | SIPp current calls | RSS MB | PSS MB | heap used MB (after GC) | memory per call KB (vs idle) | heap per call KB (vs idle) | marginal memory KB/call (vs previous plateau) | marginal heap KB/call |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    console.log(
+      `| ${r.server} | ${r.label} | ${r.active} | ${fmt(r.sippCurrent, 0)} | ${fmt(r.rssMB)} | ${fmt(r.pssMB)} | ${fmt(r.heapMB)} | ${fmt(r.rssPerCallKB)} | ${fmt(r.heapPerCallKB)} | ${fmt(r.marginalRssKB)} | ${fmt(r.marginalHeapKB)} |`,
+    );
+  }
+  console.log('(memory per call: pbx from RSS, kamailio from PSS summed over its processes)');
+}
+
+function printProfile(file: string, row: RateRow): Frame[] {
+  const { busyS, idleS, frames } = topFrames(file, 25);
+  console.log(
+    `\nCPU profile of the pbx at ${row.rate} calls/s (${fmt(row.failPct, 2)}% failed): busy ${fmt(busyS, 2)} s, idle ${fmt(idleS, 2)} s`,
+  );
+  console.log('\n| self % of busy | self ms | function |');
+  console.log('| --- | --- | --- |');
+  for (const f of frames) console.log(`| ${fmt(f.selfPct)} | ${fmt(f.selfMs, 0)} | \`${f.frame}\` |`);
+  console.log('\n| area | self % of busy |');
+  console.log('| --- | --- |');
+  for (const a of selfByArea(file).slice(0, 15)) console.log(`| ${a.area} | ${fmt(a.selfPct)} |`);
+  return frames;
+}
+
+function pickProfileRate(rows: readonly RateRow[]): number | undefined {
+  if (profileRate === 'none') return undefined;
+  if (profileRate !== 'auto') return Number(profileRate);
+  const pbx = rows.filter((r) => r.server === 'pbx');
+  const failing = pbx.filter((r) => r.failPct >= MAX_FAIL_PCT).sort((a, b) => b.rate - a.rate)[0];
+  if (failing !== undefined) return failing.rate;
+  const best = sustained(rows, 'pbx');
+  return best === undefined || best.rate >= TARGET_CPS ? undefined : best.rate;
+}
+
+async function main(): Promise<void> {
+  const example: UacOptions = {
+    target: '127.0.0.1:SERVER_PORT',
+    localPort: 0,
+    controlPort: 0,
+    rate: rates[0] ?? 0,
+    calls: (rates[0] ?? 0) * seconds,
+    holdMs,
+    limit: 0,
+    timeoutS: 0,
+    cpus: loadCpus,
+    dir: '.',
+  };
+  console.log(`# bench/calls  ${new Date().toISOString()}`);
+  console.log(`UAC: taskset -c ${loadCpus} sipp ${uacArgs(sippPaths, example).join(' ')}`);
+  console.log(
+    `UAS: taskset -c ${loadCpus} sipp -sf bench/calls/uas.xml -i 127.0.0.1 -p UAS_PORT -t u1 -nostdin`,
+  );
+  const rateRows: RateRow[] = [];
+  const stopped = new Set<string>();
+  for (const rate of rates) {
+    for (const name of serverNames) {
+      if (stopped.has(name) || overBudget()) continue;
+      const row = await rateRun(name, rate, false);
+      rateRows.push(row);
+      console.error(
+        `  ${name} @ ${rate}/s: ${row.uac.successful}/${row.uac.created} ok (${fmt(row.failPct, 2)}% failed), CPU ${fmt(row.serverCpuPct, 0)}%, p99 ${fmt(row.uac.inviteTo200Ms.p99, 0)} ms`,
+      );
+      if (row.uac.failed > 0 && row.uac.errorSample !== '') console.error(row.uac.errorSample.slice(0, 700));
+      if (row.failPct >= stopFailPct) stopped.add(name);
+    }
+  }
+  printRates(rateRows);
+
+  const plateaus: PlateauRow[] = [];
+  for (const name of concurrencyServers) {
+    if (overBudget() || concurrencySteps.length === 0) continue;
+    plateaus.push(...(await concurrencyRun(name, concurrencySteps)));
+  }
+  if (plateaus.length > 0) printPlateaus(plateaus);
+
+  const rate = pickProfileRate(rateRows);
+  let profile: { row: RateRow; frames: Frame[] } | undefined;
+  if (rate !== undefined && serverNames.includes('pbx') && !overBudget()) {
+    rmSync(profileDir, { recursive: true, force: true });
+    const row = await rateRun('pbx', rate, true);
+    const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
+    if (file === undefined) console.log(`\n(no CPU profile written in ${profileDir})`);
+    else profile = { row, frames: printProfile(join(profileDir, file), row) };
+  }
+  console.log(`\ntotal wall time ${fmt((Date.now() - startedAt) / 60_000)} min`);
+  if (jsonFile !== undefined) {
+    writeFileSync(jsonFile, JSON.stringify({ rateRows, plateaus, profile }, null, 2));
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+await main();
