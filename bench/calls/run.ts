@@ -18,8 +18,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { coreBusy, coreTimes, cpuSeconds, freeUdpPort, sleep, waitForQuiet } from './proc.js';
-import { selfByArea, topFrames } from './profile.js';
-import type { Frame } from './profile.js';
+import { selfByArea, topFrames } from '../common/profile.js';
+import type { Frame } from '../common/profile.js';
 import { captureOutput, startKamailio, startPbx } from './servers.js';
 import type { Memory, RunningServer, ServerOptions, ServerPaths } from './servers.js';
 import {

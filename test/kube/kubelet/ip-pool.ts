@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tryLease } from '../../support/lease.js';
 
 /** An address pool. */
 export interface IpPool {
@@ -26,31 +27,6 @@ export interface IpPoolOptions {
   readonly last?: number;
   /** Where leases live; default `<tmpdir>/sippbx-kube-leases`. */
   readonly lockDir?: string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Tries to take the lease file; reclaims it when its owner process is gone. */
-function tryLease(file: string): boolean {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const owner = Number(fs.readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(owner) && owner > 0 && alive(owner)) return false;
-      fs.rmSync(file, { force: true });
-    }
-  }
-  return false;
 }
 
 /** Creates a pool of `<prefix>.<first..last>` addresses. */
