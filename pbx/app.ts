@@ -3,7 +3,7 @@
  * protection, B2BUA, HTTP servers. main.ts adds the command line and signals; tests start it
  * in-process.
  */
-import { networkInterfaces } from 'node:os';
+import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { systemClock } from './core/clock.js';
 import type { Clock } from './core/clock.js';
@@ -12,6 +12,8 @@ import type { IdSource } from './core/ids.js';
 import type { Logger } from './core/logger.js';
 import type { PbxConfig } from './config/index.js';
 import { createB2bua } from './b2bua/b2bua.js';
+import { createForwarder } from './b2bua/forward.js';
+import { createCluster } from './cluster/index.js';
 import type { B2bua } from './b2bua/b2bua.js';
 import type { B2buaContext } from './b2bua/context.js';
 import { createEventPipeline } from './events/index.js';
@@ -35,7 +37,6 @@ import {
   createRateLimiter,
   createScannerFilter,
 } from './protect/index.js';
-import { memoryCallRegistry, memoryLocationStore } from './registry/index.js';
 import { uriHost } from './sip/index.js';
 import { createSipStack } from './stack/index.js';
 import { createTransactionLayer } from './transaction/index.js';
@@ -143,8 +144,19 @@ export async function startPbxApp(
     clock,
     onWebhookResult: (result) => metrics.webhookDeliveries.inc({ result }),
   });
-  const locations = memoryLocationStore();
-  const callRegistry = memoryCallRegistry();
+  // The pod's view of the shared registry (memory or Redis). It never waits for Redis: a pbx starts and
+  // serves calls from local state while Redis is down, and re-syncs when it comes up.
+  const late: { b2bua?: B2bua; drain?: DrainController } = {};
+  const cluster = createCluster({
+    registry: config.registry,
+    pod: process.env.POD_NAME ?? hostname(),
+    sipAddress: `${sipHost}:${bound.port}`,
+    clock,
+    logger,
+    runState: () => late.drain?.state() ?? 'running',
+    onError: () => metrics.registryErrors.inc(),
+  });
+  const locations = cluster.locations;
   const gate = createInviteGate({
     rateLimiter: createRateLimiter({ ratePerSecond: config.limits.invitesPerSecondPerIp, clock }),
     scannerFilter: createScannerFilter([...config.limits.scannerUserAgents]),
@@ -190,8 +202,6 @@ export async function startPbxApp(
     logger,
     userAgent: config.sip.userAgent,
   };
-  const pod = process.env.POD_NAME ?? 'standalone';
-  const late: { b2bua?: B2bua } = {};
   const drain = createDrainController({
     clock,
     wallClock: () => Date.now(),
@@ -206,24 +216,15 @@ export async function startPbxApp(
     gate,
     locationClock: () => Date.now(),
     accepting: () => drain.state() === 'running',
-    onCallStarted: (call) => {
-      callRegistry
-        .register({
-          callId: call.id,
-          legs: call.legs,
-          owner: { pod, sipAddress: `${sipHost}:${bound.port}` },
-          startTime: Date.now(),
-        })
-        .catch((err: unknown) => logger.warn({ err }, 'call registry write failed'));
-    },
+    onCallStarted: (call) => cluster.callStarted(call.id, call.legs, Date.now()),
     onCallEnded: (call) => {
-      callRegistry
-        .remove(call.id)
-        .catch((err: unknown) => logger.warn({ err }, 'call registry remove failed'));
+      cluster.callEnded(call.id);
       drain.callEnded();
     },
+    ...(cluster.shared ? { forwarder: createForwarder(ctx, cluster) } : {}),
   });
   late.b2bua = b2bua;
+  late.drain = drain;
   const drainer = drain;
   stack.setUser(b2bua);
   transactions.onStrayResponse(() => undefined);
@@ -281,13 +282,7 @@ export async function startPbxApp(
       transactions.stop();
       pool.close();
       await pipeline.close({ flushTimeoutMs: 1000 });
-      await Promise.all([
-        transport.stop(),
-        health.close(),
-        metricsServer.close(),
-        locations.close(),
-        callRegistry.close(),
-      ]);
+      await Promise.all([transport.stop(), health.close(), metricsServer.close(), cluster.close()]);
     },
   };
 }

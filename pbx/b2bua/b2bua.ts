@@ -15,6 +15,7 @@ import type { TransactionUser } from '../stack/index.js';
 import { Call } from './call.js';
 import type { CallView, LegName } from './call.js';
 import type { B2buaContext } from './context.js';
+import type { Forwarder } from './forward.js';
 import { localResponse } from './local-uas.js';
 import { CallMedia } from './media.js';
 import { register } from './registrar.js';
@@ -34,6 +35,8 @@ export interface B2buaOptions {
   /** Called when a call starts and ends (the shared registry, issue 6). */
   readonly onCallStarted?: (call: Call) => void;
   readonly onCallEnded?: (call: Call) => void;
+  /** With a shared registry: relays in-dialog requests for calls other pods own (issue 6). */
+  readonly forwarder?: Forwarder;
 }
 
 /** The running B2BUA. */
@@ -182,6 +185,10 @@ export function createB2bua(options: B2buaOptions): B2bua {
     const callIdValue = header(req, 'call-id') ?? '';
     const call = byCallId.get(callIdValue);
     const leg = call?.legOf(callIdValue);
+    if (call === undefined && options.forwarder !== undefined) {
+      forwardOr481(options.forwarder, tx, req);
+      return;
+    }
     if (call === undefined || leg === undefined || tagOf(toHeader(req)) !== call.dialog(leg).localTag) {
       reply(tx, req, 481, 'Call/Transaction Does Not Exist');
       return;
@@ -191,6 +198,19 @@ export function createB2bua(options: B2buaOptions): B2bua {
       return;
     }
     dispatchInDialog(call, leg, tx, req);
+  }
+
+  /** A Call-ID this pod does not know: another pod may own it (ARCHITECTURE.md "Shared state"). */
+  function forwardOr481(forwarder: Forwarder, tx: ServerTransaction, req: SipRequest): void {
+    forwarder.request(tx, req).then(
+      (forwarded) => {
+        if (!forwarded) reply(tx, req, 481, 'Call/Transaction Does Not Exist');
+      },
+      (err: unknown) => {
+        ctx.logger.error({ err }, 'forwarding failed');
+        reply(tx, req, 500, 'Server Internal Error');
+      },
+    );
   }
 
   function dispatchInDialog(call: Call, leg: LegName, tx: ServerTransaction, req: SipRequest): void {
@@ -267,6 +287,7 @@ export function createB2bua(options: B2buaOptions): B2bua {
       const call = byCallId.get(callIdValue);
       const leg = call?.legOf(callIdValue);
       if (call !== undefined && leg !== undefined) call.run(() => call.ack(leg, req));
+      else if (call === undefined) void options.forwarder?.ack(req);
     },
     calls: () => [...calls.values()].map((c) => c.view()),
     activeCalls: () => calls.size,
