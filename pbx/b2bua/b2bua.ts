@@ -117,7 +117,7 @@ export function createB2bua(options: B2buaOptions): B2bua {
   async function newCall(tx: InviteServerTransaction, req: SipRequest, source: MessageSource): Promise<void> {
     const received = ctx.clock.now();
     if (!options.accepting()) {
-      reply(tx, req, 503, 'Service Unavailable', { headers: [hdr('Retry-After', 30)] });
+      refuse(tx, req, source, 503, 'Service Unavailable', [hdr('Retry-After', 30)], 'failed');
       return;
     }
     ctx.respond(tx, createResponse(req, 100, 'Trying'));

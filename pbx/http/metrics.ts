@@ -150,5 +150,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMe
   for (const method of ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'UPDATE', 'PRACK', 'INFO']) {
     metrics.sipRequests.inc({ method }, 0);
   }
+  for (const code of ['100', '180', '183', '200', '400', '404', '408', '480', '486', '487', '488', '503']) {
+    metrics.sipResponses.inc({ code }, 0);
+  }
   return metrics;
 }
