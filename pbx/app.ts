@@ -42,6 +42,7 @@ import { createSipStack } from './stack/index.js';
 import { createTransactionLayer } from './transaction/index.js';
 import type { TransactionLayer } from './transaction/index.js';
 import { createTransport } from './transport/index.js';
+import { registryConfig } from './cluster/registry-config.js';
 
 /** A running pbx. */
 export interface PbxApp {
@@ -148,7 +149,7 @@ export async function startPbxApp(
   // serves calls from local state while Redis is down, and re-syncs when it comes up.
   const late: { b2bua?: B2bua; drain?: DrainController } = {};
   const cluster = createCluster({
-    registry: config.registry,
+    registry: registryConfig(config.registry),
     pod: process.env.POD_NAME ?? hostname(),
     sipAddress: `${sipHost}:${bound.port}`,
     clock,

@@ -199,6 +199,8 @@ const registrySchema = z
       .strictObject({
         url: redisUrl.default('redis://127.0.0.1:6379'),
         keyPrefix: z.string().default('sippbx:'),
+        passwordFile: z.string().min(1).nullable().default(null),
+        tls: z.boolean().default(false),
       })
       .prefault({}),
   })

@@ -35,7 +35,10 @@ describe('defaultConfig', () => {
         inactivityTimeoutSeconds: null,
       },
       routing: { routes: [{ match: '^.*$', target: 'sip:127.0.0.1:5070' }], noAnswerTimeoutSeconds: 60 },
-      registry: { backend: 'memory', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'sippbx:' } },
+      registry: {
+        backend: 'memory',
+        redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'sippbx:', passwordFile: null, tls: false },
+      },
       limits: {
         invitesPerSecondPerIp: 10,
         maxMemoryMb: null,

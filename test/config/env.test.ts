@@ -50,7 +50,7 @@ describe('loadConfig: environment overrides', () => {
     expect(cfg.media.transcode).toBe(true);
     expect(cfg.registry).toEqual({
       backend: 'redis',
-      redis: { url: 'redis://redis:6379', keyPrefix: '123' },
+      redis: { url: 'redis://redis:6379', keyPrefix: '123', passwordFile: null, tls: false },
     });
     expect(cfg.limits.invitesPerSecondPerIp).toBe(2.5);
     expect(cfg.media.portRange).toEqual({ start: 20000, end: 20800 });
