@@ -126,6 +126,9 @@ export async function runOperator(
     registry: metrics.registry,
     shuttingDown: () => shuttingDown,
     ports: { metricsPort: env.metricsPort, healthPort: env.healthPort },
+    // SIPPBX_OPERATOR_LISTEN (the chart sets the pod IP): two operators sharing a network namespace
+    // (hostNetwork, or the test cluster's loopback pods) must not bind the same wildcard ports.
+    host: process.env['SIPPBX_OPERATOR_LISTEN'] ?? '0.0.0.0',
   });
   await sippbx.startInformers();
   const runController = (): void => {

@@ -53,6 +53,8 @@ export interface PbxApp {
   readonly transactions: TransactionLayer;
   readonly metrics: PbxMetrics;
   readonly drain: DrainController;
+  /** The RFC 3261 timers in force. */
+  readonly timers: { readonly t1Ms: number };
   /** Management API tokens (reloaded on SIGHUP). */
   readonly tokens: TokenStore;
   /** Closes listeners and timers (calls are not ended: drain first). */
@@ -277,6 +279,7 @@ export async function startPbxApp(
     transactions,
     metrics,
     drain: drainer,
+    timers: { t1Ms: config.sip.timers.t1Ms },
     tokens,
     async stop() {
       drainer.close();

@@ -68,6 +68,17 @@ function logReady(app: PbxApp, config: PbxConfig, logger: Logger): void {
   );
 }
 
+/** Waits until no transaction waits for a final response (or `maxMs` passes), then 2×T1 more. */
+async function settle(app: PbxApp, maxMs: number): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (app.transactions.unanswered() > 0 && Date.now() < until) await delay(50);
+  await delay(2 * app.timers.t1Ms);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** SIGUSR2: a diagnostic heap reading after a full GC (only with `node --expose-gc`). */
 function onHeapSignal(logger: Logger): void {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -97,8 +108,11 @@ function handleSignals(app: PbxApp, logger: Logger): void {
       },
     );
   };
-  void app.drain.drained().then(() => {
-    logger.info('pbx drained');
+  void app.drain.drained().then(async () => {
+    // The last call's BYEs are still in flight: let their transactions get final responses (bounded)
+    // and give the sockets a moment to flush before the process goes.
+    await settle(app, 10_000);
+    logger.info({ unanswered: app.transactions.unanswered() }, 'pbx drained');
     exit(0);
   });
   process.on('SIGTERM', () => {

@@ -33,6 +33,9 @@ import type {
   TransactionLayerOptions,
 } from './types.js';
 
+/** States in which a transaction still waits for its final response (client) or has not sent one (server). */
+const AWAITING: ReadonlySet<string> = new Set(['calling', 'trying', 'proceeding']);
+
 type Client = InviteClient | NonInviteClient;
 type Server = InviteServer | NonInviteServer;
 
@@ -117,6 +120,15 @@ class Layer implements TransactionLayer {
   findInviteServerTransaction(cancel: SipRequest): InviteServerTransaction | undefined {
     const tx = this.findServer(cancel, 'INVITE');
     return tx?.kind === 'invite' ? tx : undefined;
+  }
+
+  unanswered(): number {
+    let n = 0;
+    for (const tx of this.clients.values()) if (AWAITING.has(tx.state)) n++;
+    for (const tx of this.servers.values()) if (AWAITING.has(tx.state)) n++;
+    for (const bucket of this.legacyServers.values())
+      for (const tx of bucket) if (AWAITING.has(tx.state)) n++;
+    return n;
   }
 
   size(): TransactionCounts {

@@ -131,6 +131,8 @@ export interface TransactionLayer {
   receiveRequest(req: SipRequest, source: MessageSource): RequestDisposition;
   /** The INVITE server transaction a CANCEL cancels (§9.2), or undefined. */
   findInviteServerTransaction(cancel: SipRequest): InviteServerTransaction | undefined;
+  /** Transactions still without a final response: a process that stops now would cut them off. */
+  unanswered(): number;
   /** True when a request (not ACK) matches a live server transaction: it is a retransmission (§17.2.3). */
   isKnown(req: SipRequest): boolean;
   /** Live transactions. */

@@ -557,6 +557,14 @@ describe('deletion', () => {
     expect(h.fake.pods.get(h.ipOf(0))?.state).toBe('draining');
     expect(await client.exists('sippbx:default:gone:call:1')).toBe(1);
     h.fake.hangUp(h.ipOf(0));
+    // Drained: the StatefulSet goes, but the keys stay while a pbx pod lives (it would write them again).
+    expect(await h.reconcile()).toEqual({ requeueAfterMs: 2000 });
+    expect(api.store.find('apps/v1/statefulsets', NS, 'gone')).toBeUndefined();
+    expect(await client.exists('sippbx:default:gone:call:1')).toBe(1);
+    // The kubelet's part: the pods stop.
+    for (const pod of api.store.list('v1/pods', NS, { labelSelector: 'app.kubernetes.io/instance=gone' })) {
+      api.store.delete('v1/pods', NS, pod.metadata.name ?? '', { gracePeriodSeconds: 0 });
+    }
     for (let i = 0; i < 3 && api.store.find(SIPPBX, NS, 'gone') !== undefined; i++) await h.reconcile();
     expect(api.store.find(SIPPBX, NS, 'gone')).toBeUndefined();
     expect(await client.keys('sippbx:default:gone:*')).toEqual([]);

@@ -243,3 +243,20 @@ describe('Timer D override', () => {
     expect(timerDurations(timerConfig({ dMs: 5000 }), true).D).toBe(0);
   });
 });
+
+describe('unanswered()', () => {
+  it('counts transactions without a final response, client and server', () => {
+    const h = harness();
+    const invite = request({ method: 'OPTIONS', branch: 'z9hG4bKun1' });
+    h.layer.sendRequest(invite, UDP_DEST, recordingUser());
+    expect(h.layer.unanswered()).toBe(1);
+    h.layer.receiveResponse(response(invite, 200));
+    expect(h.layer.unanswered()).toBe(0);
+    const incoming = request({ method: 'BYE', branch: 'z9hG4bKun2', toTag: 't' });
+    const disposition = h.layer.receiveRequest(incoming, UDP_SOURCE);
+    expect(h.layer.unanswered()).toBe(1);
+    if (disposition.kind === 'new') disposition.tx.respond(response(incoming, 200));
+    expect(h.layer.unanswered()).toBe(0);
+    h.layer.stop();
+  });
+});

@@ -1,7 +1,7 @@
 // Deleting a SipPbx: the finalizer `sippbx.dev/cleanup` holds the object (and so its children, which
 // go by ownerReference GC) until the pods have drained (spec.drain.onDelete: Drain, bounded by the
 // drain deadline) and the instance's Redis keys are gone. Managed Redis goes with the GC anyway.
-import { redisKeyPrefix, portPlan } from '../../desired/index.js';
+import { objectNames, redisKeyPrefix, portPlan, selectorString } from '../../desired/index.js';
 import type { SipPbx } from '../../api/index.js';
 import type { ReconcileResult } from '../runtime/index.js';
 import type { RawSipPbx } from '../kube.js';
@@ -74,6 +74,31 @@ async function cleanRedis(s: Settings, raw: RawSipPbx, pbx: SipPbx, c: Reconcile
   }
 }
 
+/**
+ * Stops the pods before the instance's Redis keys go: a live pbx writes its heartbeat and calls
+ * again. The StatefulSet is deleted; with onDelete Immediate its pods are deleted at once (grace 0),
+ * otherwise they have drained already and stop on their own. True while some pod is still there.
+ */
+async function stopPods(s: Settings, pbx: SipPbx, namespace: string): Promise<boolean> {
+  const names = objectNames(pbx.metadata.name);
+  await s.kube.remove({
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: names.statefulSet, namespace },
+  });
+  const pods = await s.kube.listPods(namespace, selectorString(pbx.metadata.name));
+  if (pbx.spec.drain.onDelete === 'Immediate') {
+    for (const pod of pods) {
+      const name = pod.metadata?.name ?? '';
+      await s.kube.remove(
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace } },
+        { gracePeriodSeconds: 0 },
+      );
+    }
+  }
+  return pods.length > 0;
+}
+
 async function removeFinalizer(s: Settings, raw: RawSipPbx, namespace: string): Promise<void> {
   const finalizers = (raw.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER);
   await s.kube.patchSipPbx(namespace, raw.metadata?.name ?? '', {
@@ -93,6 +118,7 @@ export async function finalize(
     const pbx = input.pbx;
     if (pbx.spec.drain.onDelete === 'Drain' && (await drainAll(s, raw, pbx, namespace)))
       return { requeueAfterMs: s.drainPollMs };
+    if (await stopPods(s, pbx, namespace)) return { requeueAfterMs: s.drainPollMs };
     const c = contextFor(s, pbx, namespace, '');
     await cleanRedis(s, raw, pbx, c);
   } else
