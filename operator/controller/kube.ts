@@ -54,6 +54,8 @@ export interface KubeClient {
   listPods(namespace: string, labelSelector: string): Promise<V1Pod[]>;
   readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
   readSipPbx(namespace: string, name: string): Promise<RawSipPbx | undefined>;
+  /** Every SipPbx the operator may list (all namespaces); empty when RBAC allows no cluster-wide list. */
+  listSipPbxes(): Promise<RawSipPbx[]>;
   /** Replaces `status` through the status subresource (409 throws ConflictError). */
   replaceSipPbxStatus(obj: RawSipPbx): Promise<RawSipPbx>;
   /** Merge-patches the SipPbx (metadata only: finalizers), with its resourceVersion as precondition. */
@@ -142,6 +144,20 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
     },
     readSecret: (namespace, name) =>
       guard(`Secret ${namespace}/${name}`, () => core.readNamespacedSecret({ namespace, name })),
+    async listSipPbxes() {
+      try {
+        const list = (await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+        })) as {
+          items?: RawSipPbx[];
+        };
+        return list.items ?? [];
+      } catch {
+        return []; // namespaced RBAC (watchNamespaces): no cluster-wide view, no conflict check
+      }
+    },
     readSipPbx: (namespace, name) =>
       guard(
         `SipPbx ${namespace}/${name}`,

@@ -28,6 +28,7 @@ import { reconcileRollout, type RolloutOutcome } from './rollout.js';
 import { reconcileScale } from './scale.js';
 import { buildStatus, withConditions } from './status.js';
 import { applyOrder } from './apply.js';
+import { portRangeConflicts } from './conflicts.js';
 
 /** Options of createSipPbxReconciler. */
 export interface SipPbxReconcilerOptions {
@@ -277,6 +278,8 @@ async function reconcileValid(
   const rollout = scaling ? undefined : await reconcileRollout(c, world.pods, target, sts);
   const drains = [...scale.draining, ...(rollout?.draining ?? [])];
   const calls = await runningCalls(c, world.pods);
+  const conflicts =
+    pbx.spec.media.networkMode === 'HostNetwork' ? portRangeConflicts(pbx, await s.kube.listSipPbxes()) : [];
   const status = buildStatus({
     pbx,
     plan,
@@ -285,6 +288,7 @@ async function reconcileValid(
     drains,
     rollout,
     calls,
+    conflicts,
     now: s.now(),
   });
   await writeStatus(s, raw, status);

@@ -26,6 +26,8 @@ export interface StatusInput {
   readonly rollout: RolloutOutcome | undefined;
   /** activeCalls of running pods (GET /api/v1/stats), by pod name. */
   readonly calls: ReadonlyMap<string, number>;
+  /** Other HostNetwork SipPbx whose media ranges overlap (PortRangeConflict). */
+  readonly conflicts?: readonly string[];
   readonly now: Date;
 }
 
@@ -132,6 +134,25 @@ function rangeCondition(input: StatusInput, add: Conditions): void {
   ]);
 }
 
+function conflictCondition(input: StatusInput, add: Conditions): void {
+  const conflicts = input.conflicts ?? [];
+  add([
+    conflicts.length > 0
+      ? {
+          type: 'PortRangeConflict',
+          status: 'True',
+          reason: 'OverlappingRange',
+          message: `media.portRange overlaps HostNetwork SipPbx ${conflicts.join(', ')} (their pods may share a node)`,
+        }
+      : {
+          type: 'PortRangeConflict',
+          status: 'False',
+          reason: 'NoOverlap',
+          message: 'no overlapping HostNetwork range',
+        },
+  ]);
+}
+
 /** Applies `inputs` to `conditions` with setCondition, stamping observedGeneration. */
 export function withConditions(
   conditions: readonly Condition[] | undefined,
@@ -174,6 +195,7 @@ export function buildStatus(input: StatusInput): SipPbxStatus {
   drainingCondition(input, add);
   add([{ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'reconciled' }]);
   rangeCondition(input, add);
+  conflictCondition(input, add);
   const generation = pbx.metadata.generation;
   const current = sts?.status?.currentRevision;
   return {
