@@ -306,7 +306,10 @@ export class PodWorker {
     const entry = this.#entries.get(run.spec.name) ?? { command: [] };
     const vars: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined) vars[k] = v;
-    const argv = containerArgv(entry, run.spec, vars).map((a) => this.#rewrite(a));
+    // Mount paths are rewritten in what the pod spec wrote, never in the host program the image maps
+    // to (its path may itself lie under a mount path, e.g. a checkout in /tmp with an emptyDir on /tmp).
+    const hostOwned = new Set<string>([process.execPath, ...entry.command, ...(entry.args ?? [])]);
+    const argv = containerArgv(entry, run.spec, vars).map((a) => (hostOwned.has(a) ? a : this.#rewrite(a)));
     run.start(argv, env, this.#cwd(run.spec), this.#ctx.logs.buffer(this.key, this.uid), this.#ctx.children);
     this.#startProbes(run, env);
     return true;
