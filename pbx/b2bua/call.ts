@@ -306,17 +306,25 @@ export class Call {
   }
 
   async #ackB(invite: SipRequest, body: Buffer | undefined): Promise<void> {
-    const seq = cseq(invite).seq;
-    const dest = await resolveTarget(this.#b.remoteTarget, this.#init.target.dest.transport);
-    const ack = inDialogRequest(this.#b, 'ACK', {
+    this.#ackToB = await this.#sendAck('b', cseq(invite).seq, body);
+  }
+
+  /** The ACK for a 2xx on `leg` (§13.2.2.4): sent outside any transaction, to the remote target. */
+  async #sendAck(
+    leg: LegName,
+    seq: number,
+    body: Buffer | undefined,
+  ): Promise<{ data: Buffer; dest: Destination }> {
+    const dest = await this.#destination(leg);
+    const ack = inDialogRequest(this.dialog(leg), 'ACK', {
       seq,
       branch: newBranch(this.#ctx.ids.token(10)),
       local: this.#ctx.local[dest.transport],
       ...(body === undefined ? {} : { body, contentType: 'application/sdp' }),
     });
     const data = serialize(ack);
-    this.#ackToB = { data, dest };
     await this.#ctx.send(data, dest);
+    return { data, dest };
   }
 
   async #onBFailure(res: SipResponse): Promise<void> {
@@ -433,8 +441,14 @@ export class Call {
   /** PRACK from the caller for our reliable provisional (RFC 3262 §3): answered here, not forwarded. */
   prack(tx: ServerTransaction, req: SipRequest): void {
     const ack = rack(req);
-    if (this.#reliableOut === undefined || ack?.rseq !== this.#reliableOut.rseq) {
+    if (ack === undefined || ack.rseq < 1 || ack.rseq > this.#rseq) {
       this.#ctx.respond(tx, createResponse(req, 481, 'No Matching Reliable Provisional'));
+      return;
+    }
+    if (this.#reliableOut === undefined || ack.rseq !== this.#reliableOut.rseq) {
+      // A PRACK for a provisional we sent earlier, crossing the 2xx that ended its retransmission
+      // (RFC 3262 §3 lets a 2xx go before the PRACK): acknowledge it, nothing else to do.
+      this.#ctx.respond(tx, createResponse(req, 200, 'OK'));
       return;
     }
     this.#reliable.clear();
@@ -554,14 +568,7 @@ export class Call {
   async #ackOther(other: LegName, seq: number, ack: SipRequest): Promise<void> {
     const body =
       ack.body.length > 0 ? await this.#init.media.relay(other === 'a' ? 'b' : 'a', ack.body) : undefined;
-    const dest = await this.#destination(other);
-    const out = inDialogRequest(this.dialog(other), 'ACK', {
-      seq,
-      branch: newBranch(this.#ctx.ids.token(10)),
-      local: this.#ctx.local[dest.transport],
-      ...(body === undefined ? {} : { body, contentType: 'application/sdp' }),
-    });
-    await this.#ctx.send(serialize(out), dest);
+    await this.#sendAck(other, seq, body);
   }
 
   #failForwarded(tx: ServerTransaction, req: SipRequest, offer: boolean, status: number): void {
