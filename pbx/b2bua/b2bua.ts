@@ -278,7 +278,6 @@ export function createB2bua(options: B2buaOptions): B2bua {
       const res = localResponse(req, {
         userAgent: ctx.userAgent,
         toTag: () => ctx.ids.token(8),
-        wallClock: () => ctx.wallClock(),
       });
       if (res !== undefined) ctx.respond(tx, res);
     },

@@ -33,6 +33,7 @@ import { CallTimer } from './context.js';
 import type { B2buaContext } from './context.js';
 import type { CallMedia } from './media.js';
 import { flowDestination, resolveTarget } from './targets.js';
+import { ALLOW } from './local-uas.js';
 
 /** Where a call is in its life. */
 export type CallState = 'calling' | 'early' | 'answered' | 'ended';
@@ -188,7 +189,7 @@ export class Call {
       hdr('Call-ID', this.#b.callId),
       hdr('CSeq', `${this.#b.localSeq} INVITE`),
       hdr('Contact', this.#contact('b')),
-      hdr('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO'),
+      hdr('Allow', ALLOW),
       hdr('Supported', '100rel'),
       hdr('User-Agent', this.#ctx.userAgent),
     ];
@@ -291,9 +292,7 @@ export class Call {
     this.state = 'answered';
     this.#answerTime = this.#ctx.wallClock();
     this.#a.state = 'confirmed';
-    const ok = this.#toA(res.status, res.reason, body, [
-      hdr('Allow', 'INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, PRACK, INFO'),
-    ]);
+    const ok = this.#toA(res.status, res.reason, body, [hdr('Allow', ALLOW)]);
     this.#ackWaits.a = {
       seq: cseq(this.#init.invite).seq,
       onAck: async (ack) => {
