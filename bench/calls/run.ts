@@ -5,13 +5,15 @@
  *
  * Usage: node dist/bench/calls/run.js [--rates 200,400,600,800,1000] [--seconds 20] [--hold-ms 1000]
  *          [--servers pbx,kamailio] [--concurrency 1000,2500,4500] [--concurrency-rate 250]
- *          [--concurrency-servers pbx,kamailio] [--server-cpus 1] [--load-cpus 0]
+ *          [--concurrency-servers pbx,kamailio] [--concurrency-sdp none|offer] [--server-cpus 1] [--load-cpus 0]
  *          [--stop-fail-pct 5] [--profile-rate auto|none|N] [--profile-dir DIR]
  *          [--budget-minutes 14] [--quiet-pct 20] [--quiet-wait-s 60] [--json FILE]
  *
  * Load: SIPp UAC and UAS (bench/calls/uac.xml, uas.xml: INVITE with SDP, 100, 180, 200 with SDP, ACK,
  * `--hold-ms` pause, BYE, 200; no RTP) pinned to --load-cpus; the server under test to --server-cpus.
  * Each (server, rate) runs on a fresh server and UAS, rates interleaved pbx, kamailio, pbx, ...
+ * The concurrency run is signaling-only by default (`--concurrency-sdp none`: the same scenarios with
+ * their SDP bodies removed, so calls hold no relay ports); `offer` keeps the SDP.
  */
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,7 @@ import type { Memory, RunningServer, ServerOptions, ServerPaths } from './server
 import {
   killAll,
   num,
+  signalingOnlyPaths,
   readStat,
   sippControl,
   startUac,
@@ -51,6 +54,10 @@ const serverNames = list(arg('servers', 'pbx,kamailio'));
 const concurrencySteps = list(arg('concurrency', '1000,2500,4500')).map(Number);
 const concurrencyRate = Number(arg('concurrency-rate', '250'));
 const concurrencyServers = list(arg('concurrency-servers', 'pbx,kamailio'));
+const concurrencySdp = ((v: string): 'none' | 'offer' => {
+  if (v !== 'none' && v !== 'offer') throw new Error(`--concurrency-sdp: none | offer (got ${v})`);
+  return v;
+})(arg('concurrency-sdp', 'none'));
 const serverCpus = arg('server-cpus', '1');
 const loadCpus = arg('load-cpus', '0');
 const stopFailPct = Number(arg('stop-fail-pct', '5'));
@@ -126,15 +133,17 @@ function startServer(name: string, o: ServerOptions): Promise<RunningServer> {
 async function withServer<T>(
   name: string,
   extra: Partial<ServerOptions>,
-  body: (server: RunningServer, uas: Owned, dir: string) => Promise<T>,
+  body: (server: RunningServer, uas: Owned, dir: string, paths: SippPaths) => Promise<T>,
+  signaling: 'offer' | 'none' = 'offer',
 ): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), `sippbx-calls-${name}-`));
+  const paths = signaling === 'none' ? signalingOnlyPaths(sippPaths, dir) : sippPaths;
   const uasPort = await freeUdpPort();
-  const uas = startUas(sippPaths, uasPort, loadCpus, dir);
+  const uas = startUas(paths, uasPort, loadCpus, dir);
   let server: RunningServer | undefined;
   try {
     server = await startServer(name, { uasPort, cpus: serverCpus, dir, maxCalls: 6000, ...extra });
-    return await body(server, uas, dir);
+    return await body(server, uas, dir, paths);
   } catch (err) {
     if (server !== undefined) process.stderr.write(`${name} stderr:\n${server.stderrTail()}\n`);
     throw err;
@@ -146,8 +155,12 @@ async function withServer<T>(
 }
 
 /** Runs the UAC to completion (killed `timeoutS` + 15 s after start at the latest). */
-async function runUac(o: UacOptions, during?: (uac: Owned) => Promise<void>): Promise<Owned> {
-  const uac = startUac(sippPaths, o);
+async function runUac(
+  o: UacOptions,
+  during?: (uac: Owned) => Promise<void>,
+  paths: SippPaths = sippPaths,
+): Promise<Owned> {
+  const uac = startUac(paths, o);
   const stderr = captureOutput(uac);
   const killer = setTimeout(() => uac.child.kill('SIGKILL'), (o.timeoutS + 15) * 1000);
   await during?.(uac);
@@ -277,59 +290,69 @@ async function concurrencyRun(name: string, steps: readonly number[]): Promise<P
   const rampS = maxCalls / concurrencyRate + steps.length * (settleS + 3);
   const hold = Math.ceil(rampS + 15) * 1000;
   await waitForQuiet(quietPct, quietWaitMs);
-  return withServer(name, { exposeGc: true, maxCalls: maxCalls + 500 }, async (server, _uas, dir) => {
-    const rows: PlateauRow[] = [];
-    await sleep(1000);
-    const idle = await settledMemory(server);
-    rows.push(plateauRow(name, 'idle', idle, 0, idle, undefined));
-    const o: UacOptions = {
-      target: `127.0.0.1:${server.sipPort}`,
-      localPort: await freeUdpPort(),
-      controlPort: await freeUdpPort(),
-      rate: concurrencyRate,
-      calls: maxCalls,
-      holdMs: hold,
-      limit: maxCalls + 100,
-      timeoutS: Math.ceil(hold / 1000 + maxCalls / concurrencyRate + 30),
-      cpus: loadCpus,
-      dir,
-    };
-    // the pbx counts its calls; for Kamailio (no dialog state) estimate from SIPp's rate and unpaused time
-    let unpausedMs = 0;
-    let resumedAt = Date.now();
-    const count = async (): Promise<number> =>
-      (await server.memory()).callsActive ??
-      Math.min(maxCalls, ((unpausedMs + Date.now() - resumedAt) / 1000) * concurrencyRate);
-    const pause = async (): Promise<void> => {
-      await sippControl(o.controlPort, 'p');
-      unpausedMs += Date.now() - resumedAt;
-    };
-    const resume = async (): Promise<void> => {
-      await sippControl(o.controlPort, 'p');
-      resumedAt = Date.now();
-    };
-    let prev: { active: number; m: Memory } | undefined;
-    await runUac(o, async () => {
-      resumedAt = Date.now();
-      for (const step of steps) {
-        await until(count, step, (step / concurrencyRate + 20) * 1000);
-        if (step !== maxCalls) await pause();
-        await sleep(settleS * 1000);
-        const m = await settledMemory(server);
-        const row = plateauRow(name, `${step}`, m, sippCurrentCalls(dir), idle, prev);
-        rows.push(row);
-        prev = { active: row.active, m };
-        console.error(`  ${name} plateau ${step}: active ${row.active}, RSS ${row.rssMB.toFixed(1)} MB`);
-        if (step !== maxCalls) await resume();
-      }
-    });
-    await sleep(2000);
-    const after = await settledMemory(server);
-    rows.push(plateauRow(name, 'after all hung up', after, sippCurrentCalls(dir), idle, undefined));
-    const res = uacResult(dir);
-    console.error(`  ${name} concurrency: ${res.successful}/${res.created} calls completed`);
-    return rows;
-  });
+  const extra = { exposeGc: true, maxCalls: maxCalls + 500 };
+  return withServer(
+    name,
+    extra,
+    async (server, _uas, dir, paths) => {
+      const rows: PlateauRow[] = [];
+      await sleep(1000);
+      const idle = await settledMemory(server);
+      rows.push(plateauRow(name, 'idle', idle, 0, idle, undefined));
+      const o: UacOptions = {
+        target: `127.0.0.1:${server.sipPort}`,
+        localPort: await freeUdpPort(),
+        controlPort: await freeUdpPort(),
+        rate: concurrencyRate,
+        calls: maxCalls,
+        holdMs: hold,
+        limit: maxCalls + 100,
+        timeoutS: Math.ceil(hold / 1000 + maxCalls / concurrencyRate + 30),
+        cpus: loadCpus,
+        dir,
+      };
+      // the pbx counts its calls; for Kamailio (no dialog state) estimate from SIPp's rate and unpaused time
+      let unpausedMs = 0;
+      let resumedAt = Date.now();
+      const count = async (): Promise<number> =>
+        (await server.memory()).callsActive ??
+        Math.min(maxCalls, ((unpausedMs + Date.now() - resumedAt) / 1000) * concurrencyRate);
+      const pause = async (): Promise<void> => {
+        await sippControl(o.controlPort, 'p');
+        unpausedMs += Date.now() - resumedAt;
+      };
+      const resume = async (): Promise<void> => {
+        await sippControl(o.controlPort, 'p');
+        resumedAt = Date.now();
+      };
+      let prev: { active: number; m: Memory } | undefined;
+      await runUac(
+        o,
+        async () => {
+          resumedAt = Date.now();
+          for (const step of steps) {
+            await until(count, step, (step / concurrencyRate + 20) * 1000);
+            if (step !== maxCalls) await pause();
+            await sleep(settleS * 1000);
+            const m = await settledMemory(server);
+            const row = plateauRow(name, `${step}`, m, sippCurrentCalls(dir), idle, prev);
+            rows.push(row);
+            prev = { active: row.active, m };
+            console.error(`  ${name} plateau ${step}: active ${row.active}, RSS ${row.rssMB.toFixed(1)} MB`);
+            if (step !== maxCalls) await resume();
+          }
+        },
+        paths,
+      );
+      await sleep(2000);
+      const after = await settledMemory(server);
+      rows.push(plateauRow(name, 'after all hung up', after, sippCurrentCalls(dir), idle, undefined));
+      const res = uacResult(dir);
+      console.error(`  ${name} concurrency: ${res.successful}/${res.created} calls completed`);
+      return rows;
+    },
+    concurrencySdp,
+  );
 }
 
 const fmt = (v: number | undefined, digits = 1): string =>

@@ -55,6 +55,31 @@ export interface SippPaths {
   readonly uacScenario: string;
 }
 
+/**
+ * A signaling-only copy of a scenario: every SDP body (Content-Type: application/sdp, the body lines)
+ * becomes `Content-Length: 0`, so the calls carry no media description and hold no relay ports.
+ */
+export function withoutSdp(xml: string): string {
+  const out = xml.replace(
+    /Content-Type: application\/sdp\s*\n\s*Content-Length: \[len\]\n(?:\s*\n)?(?:\s*[a-z]=.*\n)+/g,
+    (m) => {
+      const indent = /\n(\s*)Content-Length/.exec(m)?.[1] ?? '';
+      return `Content-Length: 0\n${indent}\n`;
+    },
+  );
+  if (out.includes('application/sdp')) throw new Error('withoutSdp: an SDP body was left in the scenario');
+  return out;
+}
+
+/** Scenario paths for signaling-only calls: stripped copies of `paths` written into `dir`. */
+export function signalingOnlyPaths(paths: SippPaths, dir: string): SippPaths {
+  const uas = join(dir, 'uas-nosdp.xml');
+  const uac = join(dir, 'uac-nosdp.xml');
+  writeFileSync(uas, withoutSdp(readFileSync(paths.uasScenario, 'utf8')));
+  writeFileSync(uac, withoutSdp(readFileSync(paths.uacScenario, 'utf8')));
+  return { uasScenario: uas, uacScenario: uac };
+}
+
 /** Starts the answering side on 127.0.0.1:`port`. */
 export function startUas(paths: SippPaths, port: number, cpus: string, dir: string): Owned {
   return spawnPinned(

@@ -17,7 +17,7 @@ import type { CallView, LegName } from './call.js';
 import type { B2buaContext } from './context.js';
 import type { Forwarder } from './forward.js';
 import { localResponse } from './local-uas.js';
-import { CallMedia } from './media.js';
+import { CallMedia, retryAfter } from './media.js';
 import { register } from './registrar.js';
 import { route } from './routing.js';
 import type { Route } from './routing.js';
@@ -128,13 +128,15 @@ export function createB2bua(options: B2buaOptions): B2bua {
     const target = await route(req, options.routes, options.locations, ctx);
     if (target === undefined) return refuse(tx, req, source, 404, 'Not Found');
     if (target === 'loop') return refuse(tx, req, source, 482, 'Loop Detected');
-    let media: CallMedia;
-    try {
-      media = await CallMedia.open(ctx.media);
-    } catch (err) {
-      if (!(err instanceof PortPoolExhausted)) throw err;
-      const retry = Math.max(1, Math.ceil((err.retryAfterMs ?? 5000) / 1000));
-      return refuse(tx, req, source, 503, 'Service Unavailable', [hdr('Retry-After', retry)], 'failed');
+    const media = new CallMedia(ctx.media);
+    // An offer in the INVITE needs media now; a late-offer or signaling-only call opens it on its first SDP.
+    if (req.body.length > 0) {
+      try {
+        await media.open();
+      } catch (err) {
+        if (!(err instanceof PortPoolExhausted)) throw err;
+        return refuse(tx, req, source, 503, 'Service Unavailable', [retryAfter(err)], 'failed');
+      }
     }
     const call = new Call(ctx, {
       id: ctx.ids.token(12),

@@ -7,7 +7,6 @@
 import { applyUacResponse, inDialogRequest, newBranch, uacDialog, uasDialog } from '../dialog/index.js';
 import type { Dialog } from '../dialog/index.js';
 import type { CallEventBase, CallEventType, CallResult, EndedBy, EventLegs } from '../events/index.js';
-import { SdpError } from '../media/sdp/index.js';
 import {
   createRequest,
   createResponse,
@@ -31,6 +30,7 @@ import type {
 } from '../transaction/index.js';
 import { CallTimer } from './context.js';
 import type { B2buaContext } from './context.js';
+import { mediaRefusal } from './media.js';
 import type { CallMedia } from './media.js';
 import { flowDestination, resolveTarget } from './targets.js';
 import { ALLOW } from './local-uas.js';
@@ -65,7 +65,8 @@ export interface CallView {
   readonly state: CallState;
   readonly startTime: string;
   readonly answerTime: string | null;
-  readonly mediaPorts: { readonly start: number; readonly end: number };
+  /** The call's port block, null while it has no media (no SDP seen yet). */
+  readonly mediaPorts: { readonly start: number; readonly end: number } | null;
 }
 
 const CONTENT_HEADERS = ['event', 'info-package', 'subject', 'subscription-state', 'refer-to', 'referred-by'];
@@ -121,6 +122,13 @@ export class Call {
     this.#noAnswer = new CallTimer(ctx.clock);
     this.#retransmit = new CallTimer(ctx.clock);
     this.#reliable = new CallTimer(ctx.clock);
+    init.media.whenInactive(() => {
+      ctx.logger.warn(
+        { callId: this.id },
+        'no RTP either way for media.inactivityTimeoutSeconds: ending the call',
+      );
+      this.run(() => this.terminate('media-timeout'));
+    });
   }
 
   /** SIP Call-IDs of both legs. */
@@ -163,7 +171,7 @@ export class Call {
       state: this.state,
       startTime: new Date(this.#init.startTime).toISOString(),
       answerTime: this.#answerTime === undefined ? null : new Date(this.#answerTime).toISOString(),
-      mediaPorts: { start: base, end: base + 8 },
+      mediaPorts: base === null ? null : { start: base, end: base + 8 },
     };
   }
 
@@ -245,7 +253,13 @@ export class Call {
       return;
     }
     await this.#prackIfReliable(res, invite);
-    const body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+    let body: Buffer | undefined;
+    try {
+      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+    } catch (err) {
+      await this.#mediaFailed(err, invite, false);
+      return;
+    }
     const out = this.#toA(res.status, res.reason, body);
     this.state = 'early';
     if (this.#reliableToA(res)) this.#sendReliable(out);
@@ -286,7 +300,13 @@ export class Call {
       await this.#request('b', 'BYE', {});
       return;
     }
-    const body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+    let body: Buffer | undefined;
+    try {
+      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+    } catch (err) {
+      await this.#mediaFailed(err, invite, true);
+      return;
+    }
     this.#noAnswer.clear();
     this.#stopReliable();
     this.state = 'answered';
@@ -296,12 +316,37 @@ export class Call {
     this.#ackWaits.a = {
       seq: cseq(this.#init.invite).seq,
       onAck: async (ack) => {
-        const answer = ack.body.length > 0 ? await this.#init.media.relay('a', ack.body) : undefined;
+        let answer: Buffer | undefined;
+        try {
+          answer = ack.body.length > 0 ? await this.#init.media.relay('a', ack.body) : undefined;
+        } catch (err) {
+          const refusal = mediaRefusal(err);
+          await this.#ackB(invite, undefined);
+          await this.terminate(refusal.why);
+          return;
+        }
         await this.#ackB(invite, answer);
       },
     };
     this.#send2xx(this.#init.tx, ok, () => this.#end('answered', 200, 'system', 'no ACK from caller'));
     this.#ctx.events.emit({ ...this.#eventBase('call.answered') });
+  }
+
+  /**
+   * B's SDP that the relay cannot take (unusable -> 488, no free port block for a late offer -> 503):
+   * B is let go (ACK and BYE after a 2xx, else CANCEL) and A refused.
+   */
+  async #mediaFailed(err: unknown, invite: SipRequest, bAnswered: boolean): Promise<void> {
+    const refusal = mediaRefusal(err);
+    this.#noAnswer.clear();
+    if (bAnswered) {
+      await this.#ackB(invite, undefined);
+      await this.#request('b', 'BYE', {});
+    } else {
+      this.#cancelCallee();
+    }
+    this.#ctx.respond(this.#init.tx, this.#toA(refusal.status, refusal.reason, undefined, refusal.headers));
+    await this.#end('failed', refusal.status, 'system', refusal.why);
   }
 
   async #ackB(invite: SipRequest, body: Buffer | undefined): Promise<void> {
@@ -509,8 +554,11 @@ export class Call {
     try {
       body = await this.#translateBody(leg, req, offer);
     } catch (err) {
-      if (!(err instanceof SdpError)) throw err;
-      this.#ctx.respond(tx, createResponse(req, 488, 'Not Acceptable Here'));
+      const refusal = mediaRefusal(err);
+      this.#ctx.respond(
+        tx,
+        createResponse(req, refusal.status, refusal.reason, { headers: refusal.headers }),
+      );
       return;
     }
     if (offer) this.#offerPending = true;

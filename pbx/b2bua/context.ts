@@ -36,7 +36,7 @@ export interface B2buaContext {
   respond(tx: ServerTransaction, res: SipResponse): void;
   /** Sends raw bytes outside any transaction (the ACK for a 2xx, §13.2.2.4). */
   send(data: Buffer, dest: Destination): Promise<void>;
-  readonly media: Omit<CallMediaOptions, 'onInactive'>;
+  readonly media: CallMediaOptions;
   readonly events: EventSink;
   readonly metrics: B2buaMetrics;
   readonly timers: B2buaTimers;
