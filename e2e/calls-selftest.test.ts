@@ -1,7 +1,8 @@
 // Self-test of the call scenario library (e2e/scenarios/call): every caller scenario runs straight against its callee
 // scenario, without the pbx, over UDP and TCP. That is exactly what a transparent B2BUA must look like from both ends,
 // so these pairs are known-good SIP before the pbx tests use them. Where the pbx itself produces the final answer
-// (no-answer timer, 404, 483, 503, registrar) a SELF-TEST ONLY callee stands in for it.
+// (no-answer timer, 404, 483, 503, registrar) a SELF-TEST ONLY callee stands in for it; where it ends a callee's
+// call itself (a refused late offer: ACK and BYE), a SELF-TEST ONLY caller does.
 import { describe, it } from 'vitest';
 import type { ExpectStatic } from 'vitest';
 import { countLog, describeCall, runCall } from './harness/calls.js';
@@ -92,6 +93,53 @@ describe.each([
     expectAnsweredSdp(expect, r);
     expect(countLog(r.uac, /^reliable-180 require=100rel rseq=1 cseq=1/)).toBe(1);
     expect(countLog(r.uas, /^prack rack-cseq=1/)).toBe(1);
+  });
+
+  it.concurrent('nosdp: a call without any SDP', async ({ expect }) => {
+    const r = await pair(expect, { uac: 'nosdp', uas: 'nosdp', transport });
+    expect(countLog(r.uas, /^body invite content-length=0 /)).toBe(1);
+    expect(countLog(r.uac, /^body 200-invite content-length=0 /)).toBe(1);
+    expect([...r.uac.sdp, ...r.uas.sdp]).toEqual([]);
+  });
+
+  it.concurrent('late-offer: INVITE without SDP, offer in the 200, answer in the ACK', async ({ expect }) => {
+    const r = await pair(expect, { uac: 'late-offer', uas: 'late-offer', transport });
+    expect(countLog(r.uas, /^body invite content-length=0 /)).toBe(1);
+    expect(r.uac.sdp.map((s) => [s.where, s.ip])).toEqual([['200-invite', '127.0.0.1']]);
+    expect(r.uas.sdp.map((s) => [s.where, s.ip])).toEqual([['ack', '127.0.0.1']]);
+    for (const s of [...r.uac.sdp, ...r.uas.sdp]) expect(s.port).toBeGreaterThan(0);
+  });
+
+  it.concurrent(
+    'late-offer-refused-uac: 503 with Retry-After ACKed (reject-503-nosdp-selftest-uas stands in for the pbx)',
+    async ({ expect }) => {
+      const r = await pair(expect, {
+        uac: 'late-offer-refused',
+        uas: 'reject-503-nosdp-selftest',
+        transport,
+      });
+      expect(countLog(r.uac, /^final 503 retry-after=1$/)).toBe(1);
+    },
+  );
+
+  it.concurrent(
+    'late-offer-refused-uas: ACK and BYE after its offer (late-offer-refused-selftest-uac stands in for the pbx)',
+    async ({ expect }) => {
+      const r = await pair(expect, {
+        uac: 'late-offer-refused-selftest',
+        uas: 'late-offer-refused',
+        transport,
+      });
+      expect(countLog(r.uas, /^ack content-length=0$/)).toBe(1);
+      expect(countLog(r.uas, /^bye-received/)).toBe(1);
+    },
+  );
+
+  it.concurrent('inactive: a=inactive offer and answer', async ({ expect }) => {
+    const r = await pair(expect, { uac: 'inactive', uas: 'inactive', transport });
+    expectAnsweredSdp(expect, r);
+    expect(countLog(r.uac, /^direction answer a=inactive/)).toBe(1);
+    expect(countLog(r.uas, /^direction offer a=inactive/)).toBe(1);
   });
 
   it.concurrent('unknown-user: 404 ACKed', async ({ expect }) => {

@@ -347,8 +347,16 @@ async function concurrencyRun(name: string, steps: readonly number[]): Promise<P
       await sleep(2000);
       const after = await settledMemory(server);
       rows.push(plateauRow(name, 'after all hung up', after, sippCurrentCalls(dir), idle, undefined));
+      // ended calls' transactions linger for Timer J/D (64*T1 = 32 s, RFC 3261 §17): memory must return after
+      await sleep(35_000);
+      const expired = await settledMemory(server);
+      rows.push(plateauRow(name, '35 s later', expired, sippCurrentCalls(dir), idle, undefined));
       const res = uacResult(dir);
       console.error(`  ${name} concurrency: ${res.successful}/${res.created} calls completed`);
+      if (res.failed > 0) {
+        console.error(`  failures: ${JSON.stringify(res.failureKinds)}`);
+        if (res.errorSample !== '') console.error(res.errorSample.slice(0, 700));
+      }
       return rows;
     },
     concurrencySdp,

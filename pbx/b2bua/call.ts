@@ -34,6 +34,7 @@ import { mediaRefusal } from './media.js';
 import type { CallMedia } from './media.js';
 import { flowDestination, resolveTarget } from './targets.js';
 import { ALLOW } from './local-uas.js';
+import { rejectingAnswer } from './reject-answer.js';
 
 /** Where a call is in its life. */
 export type CallState = 'calling' | 'early' | 'answered' | 'ended';
@@ -257,7 +258,7 @@ export class Call {
     try {
       body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
     } catch (err) {
-      await this.#mediaFailed(err, invite, false);
+      await this.#mediaFailed(err, invite, undefined);
       return;
     }
     const out = this.#toA(res.status, res.reason, body);
@@ -304,7 +305,7 @@ export class Call {
     try {
       body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
     } catch (err) {
-      await this.#mediaFailed(err, invite, true);
+      await this.#mediaFailed(err, invite, res);
       return;
     }
     this.#noAnswer.clear();
@@ -334,13 +335,18 @@ export class Call {
 
   /**
    * B's SDP that the relay cannot take (unusable -> 488, no free port block for a late offer -> 503):
-   * B is let go (ACK and BYE after a 2xx, else CANCEL) and A refused.
+   * B is let go (after its 2xx: ACK, with an answer rejecting every stream when the 2xx was an offer,
+   * RFC 3261 §13.2.2.4, then BYE; else CANCEL) and A refused.
    */
-  async #mediaFailed(err: unknown, invite: SipRequest, bAnswered: boolean): Promise<void> {
+  async #mediaFailed(err: unknown, invite: SipRequest, b2xx: SipResponse | undefined): Promise<void> {
     const refusal = mediaRefusal(err);
     this.#noAnswer.clear();
-    if (bAnswered) {
-      await this.#ackB(invite, undefined);
+    if (b2xx !== undefined) {
+      const lateOffer = this.#init.invite.body.length === 0 && b2xx.body.length > 0;
+      await this.#ackB(
+        invite,
+        lateOffer ? rejectingAnswer(b2xx.body, this.#ctx.media.advertised) : undefined,
+      );
       await this.#request('b', 'BYE', {});
     } else {
       this.#cancelCallee();
