@@ -12,7 +12,7 @@ import { createResponse, hdr, header, maxForwards, tagOf, toHeader, vias } from 
 import type { MessageSource, SipHeader, SipRequest, SipResponse } from '../sip/index.js';
 import type { InviteServerTransaction, ServerTransaction } from '../transaction/index.js';
 import type { TransactionUser } from '../stack/index.js';
-import { Call } from './call.js';
+import { Call, eventLegA } from './call.js';
 import type { CallView, LegName } from './call.js';
 import type { B2buaContext } from './context.js';
 import type { Forwarder } from './forward.js';
@@ -93,15 +93,7 @@ export function createB2bua(options: B2buaOptions): B2bua {
       id: ctx.ids.token(12),
       timestamp: now,
       callId: ctx.ids.token(12),
-      legs: {
-        a: {
-          callId: header(req, 'call-id') ?? '',
-          from: header(req, 'from') ?? '',
-          to: header(req, 'to') ?? '',
-          source: `${source.address}:${source.port}`,
-        },
-        b: { callId: '', target: '' },
-      },
+      legs: { a: eventLegA(req, source), b: { callId: '', target: '' } },
       startTime: now,
       answerTime: null,
       endTime: now,

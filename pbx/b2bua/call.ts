@@ -149,14 +149,8 @@ export class Call {
 
   /** Legs as events describe them. */
   eventLegs(): EventLegs {
-    const s = this.#init.source;
     return {
-      a: {
-        callId: this.#a.callId,
-        from: header(this.#init.invite, 'from') ?? '',
-        to: header(this.#init.invite, 'to') ?? '',
-        source: `${s.address}:${s.port}`,
-      },
+      a: eventLegA(this.#init.invite, this.#init.source),
       b: { callId: this.#b.callId, target: this.#init.target.uri },
     };
   }
@@ -716,6 +710,16 @@ export class Call {
       legs: this.eventLegs(),
     };
   }
+}
+
+/** The caller's leg as events describe it, from its INVITE (also for attempts refused before a Call exists). */
+export function eventLegA(invite: SipRequest, source: MessageSource): EventLegs['a'] {
+  return {
+    callId: header(invite, 'call-id') ?? '',
+    from: header(invite, 'from') ?? '',
+    to: header(invite, 'to') ?? '',
+    source: `${source.address}:${source.port}`,
+  };
 }
 
 function isSuccess(res: SipResponse): boolean {
