@@ -139,6 +139,15 @@ describe.each([
     await expectClean(pbx);
   });
 
+  it('no ACK for the 200: after 64*T1 the callee is ACKed and both legs get BYE', async () => {
+    const uasPort = await freeLocalPort();
+    const pbx = await pbxFor(uasPort, transport);
+    const r = await call(pbx, uasPort, { uac: 'noack', uas: 'basic', transport });
+    expect(countLog(r.uac, /^bye-received/), describeCall(r)).toBe(1);
+    expect(await pbx.metricValue('sippbx_calls_total', { result: 'answered' })).toBe(1);
+    await expectClean(pbx);
+  });
+
   it('PRACK: the callee requires 100rel and the caller supports it', async () => {
     const uasPort = await freeLocalPort();
     const pbx = await pbxFor(uasPort, transport);

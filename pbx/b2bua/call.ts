@@ -323,7 +323,11 @@ export class Call {
         await this.#ackB(invite, answer);
       },
     };
-    this.#send2xx(this.#init.tx, ok, () => this.#end('answered', 200, 'system', 'no ACK from caller'));
+    this.#send2xx(this.#init.tx, ok, async () => {
+      const lateOffer = this.#init.invite.body.length === 0 && res.body.length > 0;
+      await this.#ackB(invite, lateOffer ? rejectingAnswer(res.body, this.#ctx.media.advertised) : undefined);
+      await this.#noAck('no ACK from caller');
+    });
     this.#ctx.events.emit({ ...this.#eventBase('call.answered') });
   }
 
@@ -600,7 +604,12 @@ export class Call {
           seq: cseq(req).seq,
           onAck: (ack) => this.#ackOther(other, inviteSeq, ack),
         };
-        this.#send2xx(tx, out, () => this.#end('answered', 200, 'system', 'no ACK for re-INVITE'));
+        this.#send2xx(tx, out, async () => {
+          const lateOffer = req.body.length === 0 && res.body.length > 0;
+          const answer = lateOffer ? rejectingAnswer(res.body, this.#ctx.media.advertised) : undefined;
+          await this.#sendAck(other, inviteSeq, answer);
+          await this.#noAck('no ACK for re-INVITE');
+        });
         return;
       }
       this.#ctx.respond(tx, out);
@@ -657,6 +666,16 @@ export class Call {
     if (this.state === 'ended') return;
     if (this.state !== 'answered') this.#ctx.respond(this.#init.tx, this.#toA(status, reason, undefined));
     void this.#end('failed', status, 'system', reason);
+  }
+
+  /**
+   * No ACK came for a 2xx we sent (§13.3.1.4: the UAS SHOULD end the dialog with BYE); the other leg's
+   * 2xx was already ACKed by the caller of this: both legs get BYE, the call ends.
+   */
+  async #noAck(why: string): Promise<void> {
+    this.#ackWaits.a = undefined;
+    this.#ackWaits.b = undefined;
+    await this.terminate(why);
   }
 
   /** Ends the call from outside (drain deadline, media timeout): BYE or CANCEL both legs as fits. */
