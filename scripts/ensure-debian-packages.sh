@@ -2,8 +2,8 @@
 # Installs the Debian packages the tests need when they are missing (one apt-get for all of them);
 # fails loudly otherwise. Binaries are checked on PATH; source-only packages by a file they install.
 set -euo pipefail
-# binary -> package
-declare -A want=([sipp]=sip-tester [redis-server]=redis-server [go]=golang-go)
+# binary -> package (baresip-core: the softphone of e2e/softphone.test.ts; its modules come with it)
+declare -A want=([sipp]=sip-tester [redis-server]=redis-server [go]=golang-go [baresip]=baresip-core)
 # file -> package (Go library sources the chart renderer, tools/chart-render, builds against)
 declare -A want_files=(
   [/usr/share/gocode/src/github.com/Masterminds/sprig/functions.go]=golang-github-masterminds-sprig-dev
