@@ -307,11 +307,7 @@ describe('media.inactivityTimeoutSeconds', () => {
     await expectIdle(pbx);
   });
 
-  // KNOWN PBX BUG (it.fails until fixed; then make it a plain `it`): the relay arms the media timeout when the
-  // session opens (pbx/media/relay/session.ts, constructor), which for an offer in the INVITE is the INVITE
-  // (pbx/b2bua/b2bua.ts); after the timeout the still-ringing call gets 503 and the callee a CANCEL
-  // (Call.terminate, pbx/b2bua/call.ts), with reason media-timeout. Only an answered call may be timed out.
-  it.fails('a ringing call (not answered yet) is not ended by the media timeout', async () => {
+  it('a ringing call (not answered yet) is not ended by the media timeout', async () => {
     const uasPort = await freeLocalPort();
     const pbx = await withTimeout(uasPort);
     // The caller CANCELs after 2.5x the timeout of ringing without early media.

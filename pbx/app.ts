@@ -124,6 +124,7 @@ export async function startPbxApp(
     },
     metrics,
     logger,
+    server: config.sip.userAgent,
   });
   await transport.start();
   const bound = transport.address();
@@ -141,6 +142,7 @@ export async function startPbxApp(
     clock,
   });
   const counters = createRelayCounters();
+  const transcoded = { 'a-to-b': 0, 'b-to-a': 0 };
   const pipeline = createEventPipeline({
     config,
     logger,
@@ -188,6 +190,8 @@ export async function startPbxApp(
       advertised: mediaAddress,
       clock,
       counters,
+      transcode: config.media.transcode,
+      transcoded,
       ...(config.media.inactivityTimeoutSeconds === null
         ? {}
         : { inactivityTimeoutMs: config.media.inactivityTimeoutSeconds * 1000 }),
@@ -237,7 +241,7 @@ export async function startPbxApp(
     portsTotal: () => pool.total(),
     registrations: () => locations.count(),
     draining: () => drainer.state() !== 'running',
-    rtp: () => ({ packets: counters.rtpPackets, dropped: counters.dropped }),
+    rtp: () => ({ packets: counters.rtpPackets, dropped: counters.dropped, transcoded }),
     rateLimited: () => gate.counters().rateLimited,
     transactions: () => transactions.size(),
   });

@@ -31,7 +31,7 @@ import type {
 import { CallTimer } from './context.js';
 import type { B2buaContext } from './context.js';
 import { mediaRefusal } from './media.js';
-import type { CallMedia } from './media.js';
+import type { CallMedia, SdpRole } from './media.js';
 import { flowDestination, resolveTarget } from './targets.js';
 import { ALLOW } from './local-uas.js';
 import { rejectingAnswer } from './reject-answer.js';
@@ -100,6 +100,8 @@ export class Call {
   #rseq = 0;
   #reliableOut: { res: SipResponse; rseq: number } | undefined;
   readonly #reliableQueue: SipResponse[] = [];
+  /** A 2xx for the caller waiting for the PRACK of our outstanding reliable provisional (RFC 3262 §3). */
+  #afterPrack: (() => void) | undefined;
   #chain: Promise<void> = Promise.resolve();
 
   constructor(ctx: B2buaContext, init: CallInit) {
@@ -210,7 +212,7 @@ export class Call {
     let invite = this.#bInvite;
     const body = this.#init.invite.body;
     if (body.length > 0) {
-      const offer = await this.#init.media.relay('a', body);
+      const offer = await this.#init.media.relay('a', body, 'offer');
       invite = { ...invite, headers: invite.headers.filter((h) => h.key !== 'content-length') };
       invite = createRequest({
         method: 'INVITE',
@@ -250,7 +252,7 @@ export class Call {
     await this.#prackIfReliable(res, invite);
     let body: Buffer | undefined;
     try {
-      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body, this.#bSdpRole()) : undefined;
     } catch (err) {
       await this.#mediaFailed(err, invite, undefined);
       return;
@@ -297,14 +299,15 @@ export class Call {
     }
     let body: Buffer | undefined;
     try {
-      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body) : undefined;
+      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body, this.#bSdpRole()) : undefined;
     } catch (err) {
       await this.#mediaFailed(err, invite, res);
       return;
     }
     this.#noAnswer.clear();
-    this.#stopReliable();
+    this.#reliableQueue.length = 0;
     this.state = 'answered';
+    this.#init.media.answered();
     this.#answerTime = this.#ctx.wallClock();
     this.#a.state = 'confirmed';
     const ok = this.#toA(res.status, res.reason, body, [hdr('Allow', ALLOW)]);
@@ -313,7 +316,7 @@ export class Call {
       onAck: async (ack) => {
         let answer: Buffer | undefined;
         try {
-          answer = ack.body.length > 0 ? await this.#init.media.relay('a', ack.body) : undefined;
+          answer = ack.body.length > 0 ? await this.#init.media.relay('a', ack.body, 'answer') : undefined;
         } catch (err) {
           const refusal = mediaRefusal(err);
           await this.#ackB(invite, undefined);
@@ -323,11 +326,21 @@ export class Call {
         await this.#ackB(invite, answer);
       },
     };
-    this.#send2xx(this.#init.tx, ok, async () => {
-      const lateOffer = this.#init.invite.body.length === 0 && res.body.length > 0;
-      await this.#ackB(invite, lateOffer ? rejectingAnswer(res.body, this.#ctx.media.advertised) : undefined);
-      await this.#noAck('no ACK from caller');
-    });
+    const sendOk = (): void => {
+      this.#stopReliable();
+      this.#send2xx(this.#init.tx, ok, async () => {
+        const lateOffer = this.#init.invite.body.length === 0 && res.body.length > 0;
+        await this.#ackB(
+          invite,
+          lateOffer ? rejectingAnswer(res.body, this.#ctx.media.advertised) : undefined,
+        );
+        await this.#noAck('no ACK from caller');
+      });
+    };
+    // RFC 3262 §3: the 2xx waits for the PRACK of a reliable provisional still unacknowledged (a MUST
+    // when it carried SDP; always here, so the caller sees PRACK's 200 before the INVITE's).
+    if (this.#reliableOut === undefined) sendOk();
+    else this.#afterPrack = sendOk;
     this.#ctx.events.emit({ ...this.#eventBase('call.answered') });
   }
 
@@ -368,6 +381,7 @@ export class Call {
       seq,
       branch: newBranch(this.#ctx.ids.token(10)),
       local: this.#ctx.local[dest.transport],
+      headers: [hdr('User-Agent', this.#ctx.userAgent)],
       ...(body === undefined ? {} : { body, contentType: 'application/sdp' }),
     });
     const data = serialize(ack);
@@ -472,7 +486,14 @@ export class Call {
     let elapsed = 0;
     const tick = (): void => {
       elapsed += interval;
-      if (this.#reliableOut === undefined || elapsed >= 64 * t1Ms) return;
+      if (this.#reliableOut === undefined) return;
+      if (elapsed >= 64 * t1Ms) {
+        // never PRACKed: a 2xx waiting for it goes now (the caller may still ACK it)
+        const after = this.#afterPrack;
+        this.#afterPrack = undefined;
+        if (after !== undefined) this.run(after);
+        return;
+      }
       this.#init.tx.respond(this.#reliableOut.res);
       interval *= 2;
       this.#reliable.set(interval, tick);
@@ -481,6 +502,7 @@ export class Call {
   }
 
   #stopReliable(): void {
+    this.#afterPrack = undefined;
     this.#reliable.clear();
     this.#reliableOut = undefined;
     this.#reliableQueue.length = 0;
@@ -502,6 +524,9 @@ export class Call {
     this.#reliable.clear();
     this.#reliableOut = undefined;
     this.#ctx.respond(tx, createResponse(req, 200, 'OK'));
+    const after = this.#afterPrack;
+    this.#afterPrack = undefined;
+    if (after !== undefined) return after();
     const next = this.#reliableQueue.shift();
     if (next !== undefined) this.#sendReliable(next);
   }
@@ -556,7 +581,7 @@ export class Call {
     const other: LegName = leg === 'a' ? 'b' : 'a';
     let body: Buffer | undefined;
     try {
-      body = await this.#translateBody(leg, req, offer);
+      body = await this.#translateBody(leg, req, offer, offer ? 'offer' : 'answer');
     } catch (err) {
       const refusal = mediaRefusal(err);
       this.#ctx.respond(
@@ -575,14 +600,24 @@ export class Call {
     });
   }
 
-  /** The body to pass on: SDP from `from` rewritten for the other side, anything else as it is. */
+  /**
+   * The body to pass on: SDP from `from` rewritten for the other side, anything else as it is. `role`:
+   * what the SDP is in its offer/answer exchange (RFC 3264): a request's SDP is an offer when the
+   * request may carry one, a response's SDP answers the request's offer, or is the offer of an SDP-less one.
+   */
   async #translateBody(
     from: LegName,
     msg: SipRequest | SipResponse,
     offer: boolean,
+    role: SdpRole,
   ): Promise<Buffer | undefined> {
     if (msg.body.length === 0) return undefined;
-    return offer || isSdp(msg) ? this.#init.media.relay(from, msg.body) : msg.body;
+    return offer || isSdp(msg) ? this.#init.media.relay(from, msg.body, role) : msg.body;
+  }
+
+  /** B's SDP in a response to our INVITE answers A's offer, or is the offer of a late-offer call. */
+  #bSdpRole(): SdpRole {
+    return this.#init.invite.body.length > 0 ? 'answer' : 'offer';
   }
 
   /** Maps the other leg's responses to a forwarded request back to the sender. */
@@ -591,7 +626,7 @@ export class Call {
     const reply = async (res: SipResponse): Promise<void> => {
       if (res.status === 100) return;
       if (res.status >= 200 && offer) this.#offerPending = false;
-      const body = await this.#translateBody(other, res, offer);
+      const body = await this.#translateBody(other, res, offer, req.body.length > 0 ? 'answer' : 'offer');
       const out = createResponse(req, res.status, res.reason, {
         headers: [hdr('Contact', this.#contact(leg))],
         ...(body === undefined
@@ -623,7 +658,9 @@ export class Call {
 
   async #ackOther(other: LegName, seq: number, ack: SipRequest): Promise<void> {
     const body =
-      ack.body.length > 0 ? await this.#init.media.relay(other === 'a' ? 'b' : 'a', ack.body) : undefined;
+      ack.body.length > 0
+        ? await this.#init.media.relay(other === 'a' ? 'b' : 'a', ack.body, 'answer')
+        : undefined;
     await this.#sendAck(other, seq, body);
   }
 
@@ -648,7 +685,7 @@ export class Call {
       branch: newBranch(this.#ctx.ids.token(10)),
       local: this.#ctx.local[dest.transport],
       ...(method === 'INVITE' || method === 'UPDATE' ? { contact: this.#contact(leg) } : {}),
-      ...(opts.headers === undefined ? {} : { headers: opts.headers }),
+      headers: [...(opts.headers ?? []), hdr('User-Agent', this.#ctx.userAgent)],
       ...(opts.body === undefined ? {} : { body: opts.body }),
       ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
     });

@@ -6,12 +6,47 @@
  * The session (a port block and its sockets) is opened by the first SDP of the call, not by the
  * INVITE: a signaling-only call holds no port and no socket, so a pbx carries many more of them than
  * its port range has blocks (issue #4: 10,000 concurrent signaling-only calls).
+ *
+ * Transcoding (`media.transcode`): an offer's audio lines get the codecs the relay converts (PCMU, PCMA,
+ * Opus) that the offerer lacks, appended after its own; when the answer picks only appended codecs, the
+ * relay line gets a transcoder each way and the offerer is answered with its own best codec
+ * (pbx/media/sdp/transcode-*.ts). For that CallMedia must know offers from answers (RFC 3264). The caller
+ * may say so (`relay(from, body, role)`); otherwise it is inferred: an SDP is the answer when an offer from
+ * the other side is pending, or when it repeats (same o= session id and version, RFC 3264 §8) the answer
+ * its side gave last, as a 2xx repeats the answer of the 18x before it (RFC 3261 §13.2.1: "that same
+ * exact answer"); any other SDP is an offer. Inference cannot tell an unchanged re-offer (a session refresh re-INVITE, or
+ * an offer in the 2xx to an SDP-less re-INVITE) from a repeated answer, nor see an offer refused by a
+ * failure response (it stays pending): callers that know should pass the role.
  */
 import type { Clock } from '../core/clock.js';
-import { describeSdp, nextOriginVersion, rewriteSdp, SdpError } from '../media/sdp/index.js';
-import type { MediaPorts, OriginVersionState, SdpDescription, SdpMedia } from '../media/sdp/index.js';
+import { createTranscoder } from '../media/codecs/index.js';
+import type { Transcoder } from '../media/codecs/index.js';
+import {
+  describeSdp,
+  nextOriginVersion,
+  planTranscodeAnswer,
+  planTranscodeOffer,
+  rewriteSdp,
+  SdpError,
+} from '../media/sdp/index.js';
+import type {
+  CodecOnLeg,
+  MediaPorts,
+  OriginVersionState,
+  SdpDescription,
+  SdpMedia,
+  TranscodedLine,
+  TranscodeOffer,
+} from '../media/sdp/index.js';
 import { openMediaSession } from '../media/relay/index.js';
-import type { MediaSession, RelayCounters, Side } from '../media/relay/index.js';
+import type {
+  Direction,
+  DirectionCounts,
+  MediaSession,
+  PacketTransform,
+  RelayCounters,
+  Side,
+} from '../media/relay/index.js';
 import { PortPoolExhausted } from '../media/ports/index.js';
 import type { PortPool } from '../media/ports/index.js';
 import { hdr } from '../sip/index.js';
@@ -31,6 +66,32 @@ export interface CallMediaOptions {
   readonly counters: RelayCounters;
   /** No RTP either way for this long ends the call (`media.inactivityTimeoutSeconds`); absent: never. */
   readonly inactivityTimeoutMs?: number;
+  /** Transcode when the legs share no codec (`media.transcode`, default false: such a call fails with 488). */
+  readonly transcode?: boolean;
+  /** Incremented per packet a transcoder sent on, by direction (a metric's source); absent: not counted. */
+  readonly transcoded?: DirectionCounts;
+}
+
+/** What an SDP body is in its offer/answer exchange (RFC 3264 §4); see the module comment for the default. */
+export type SdpRole = 'offer' | 'answer';
+
+/** An offer waiting for its answer, with what transcoding appended to it (undefined when off). */
+interface PendingOffer {
+  readonly from: Side;
+  readonly plan: TranscodeOffer | undefined;
+}
+
+/** The last completed exchange, to recognise its answer when the answerer repeats it. */
+interface LastAnswer {
+  readonly answerer: Side;
+  readonly origin: string;
+  readonly plan: TranscodeOffer | undefined;
+}
+
+/** The two transcoders of one relay line and what they were built for. */
+interface LineTranscoding {
+  readonly key: string;
+  readonly transcoders: readonly Transcoder[];
 }
 
 /** The relay and SDP state of one call. */
@@ -44,6 +105,14 @@ export class CallMedia {
   /** Per sending side: whether its last SDP put a stream on hold (silence is then allowed). */
   readonly #holding: Record<Side, boolean> = { a: false, b: false };
   #onInactive: (() => void) | undefined;
+  /** The media timeout applies from the answer on (a ringing call is silent by nature). */
+  #answered = false;
+  /** What the session's media timeout is set to now. */
+  #timeout: 'off' | 'armed' | 'held' = 'off';
+  #pending: PendingOffer | undefined;
+  #lastAnswer: LastAnswer | undefined;
+  /** Per relay line index: the transcoders installed on it (none: bypass). */
+  readonly #transcoding = new Map<number, LineTranscoding>();
 
   constructor(opts: CallMediaOptions) {
     this.#opts = opts;
@@ -62,6 +131,15 @@ export class CallMedia {
     this.#onInactive = fn;
   }
 
+  /**
+   * The call was answered: the media timeout (`inactivityTimeoutMs`) starts counting now, or when the
+   * call's first SDP opens the media, and pauses while a side holds.
+   */
+  answered(): void {
+    this.#answered = true;
+    this.#applyTimeout();
+  }
+
   /** First port of the block, or null while the call has no media (no SDP seen yet). */
   get basePort(): number | null {
     return this.#session?.basePort ?? null;
@@ -69,20 +147,26 @@ export class CallMedia {
 
   /**
    * Takes an SDP body sent by `from`, points the relay at it and returns the body to send to the other
-   * side. Throws SdpError when the SDP cannot be used (the caller answers 488), PortPoolExhausted when
-   * this is the call's first SDP and no port block is free (503).
+   * side. `role` says whether it is an offer or an answer; without it, it is inferred (module comment).
+   * Throws SdpError when the SDP cannot be used (the caller answers 488), PortPoolExhausted when this is
+   * the call's first SDP and no port block is free (503).
    */
-  async relay(from: Side, body: Buffer): Promise<Buffer> {
+  async relay(from: Side, body: Buffer, role?: SdpRole): Promise<Buffer> {
     const description = describeSdp(body);
     const session = await this.#ensureSession();
     const to: Side = from === 'a' ? 'b' : 'a';
     const ports: (MediaPorts | null)[] = [];
     for (const media of description.media) ports.push(await this.#attach(session, from, media));
-    this.#noteHold(session, from, description);
+    this.#noteHold(from, description);
+    const origin = originKey(description, body);
+    const out =
+      (role ?? this.#roleOf(from, origin)) === 'offer'
+        ? this.#offer(from, body)
+        : this.#answer(session, from, body, origin);
     const prev = this.#versions[to];
     const version = nextOriginVersion(prev, body, 1);
     this.#versions[to] = { lastInput: body, lastVersion: version };
-    return rewriteSdp(body, { address: this.#opts.advertised, mediaPorts: ports, session: { version } });
+    return rewriteSdp(out, { address: this.#opts.advertised, mediaPorts: ports, session: { version } });
   }
 
   /** RTP packets received on every line, both ways (for the calls API and media timeouts). */
@@ -99,6 +183,87 @@ export class CallMedia {
   async #close(): Promise<void> {
     const session = this.#session ?? (await this.#opening?.catch(() => undefined));
     await session?.close();
+    for (const line of this.#transcoding.values()) closeAll(line.transcoders);
+    this.#transcoding.clear();
+  }
+
+  /** The role of an SDP whose sender did not say (module comment). */
+  #roleOf(from: Side, origin: string): SdpRole {
+    if (this.#pending !== undefined) return this.#pending.from === from ? 'offer' : 'answer';
+    const last = this.#lastAnswer;
+    return last?.answerer === from && last.origin === origin ? 'answer' : 'offer';
+  }
+
+  /** An offer from `from`: with transcoding on, extended with the codecs the relay converts. */
+  #offer(from: Side, body: Buffer): Buffer {
+    const plan = this.#opts.transcode === true ? planTranscodeOffer(body) : undefined;
+    this.#pending = { from, plan: plan?.offer };
+    return plan?.body ?? body;
+  }
+
+  /**
+   * An answer from `from` to the pending offer (or the same answer again): the transcoders the exchange
+   * needs replace those of the previous one; a line back in bypass loses its transcoders.
+   */
+  #answer(session: MediaSession, from: Side, body: Buffer, origin: string): Buffer {
+    const plan = this.#answeredOffer(from);
+    if (this.#pending?.from !== from) this.#pending = undefined;
+    this.#lastAnswer = { answerer: from, origin, plan };
+    const answer = plan === undefined ? undefined : planTranscodeAnswer(plan, body);
+    this.#installTranscoders(session, from === 'a' ? 'b' : 'a', answer?.lines ?? []);
+    return answer?.body ?? body;
+  }
+
+  /** The transcoding plan of the offer an answer from `from` answers: the other side's pending one, else (a repeat) the last. */
+  #answeredOffer(from: Side): TranscodeOffer | undefined {
+    if (this.#pending !== undefined) return this.#pending.from === from ? undefined : this.#pending.plan;
+    return this.#lastAnswer?.answerer === from ? this.#lastAnswer.plan : undefined;
+  }
+
+  /** Makes the relay lines transcode exactly `lines` (offerer's side: `offerer`); keeps unchanged ones. */
+  #installTranscoders(session: MediaSession, offerer: Side, lines: readonly TranscodedLine[]): void {
+    // A call closing while this SDP was in flight: close() frees what is installed; open nothing new.
+    if (this.#closing !== undefined) return;
+    const wanted = new Map(lines.map((line) => [line.index, line]));
+    for (const [index, current] of this.#transcoding) {
+      const line = wanted.get(index);
+      if (line !== undefined && transcodingKey(offerer, line) === current.key) {
+        wanted.delete(index);
+        continue;
+      }
+      session.line(index)?.setTransform('a-to-b', undefined);
+      session.line(index)?.setTransform('b-to-a', undefined);
+      closeAll(current.transcoders);
+      this.#transcoding.delete(index);
+    }
+    for (const line of wanted.values()) {
+      const relayLine = session.line(line.index);
+      if (relayLine === undefined) continue;
+      const forward: Direction = offerer === 'a' ? 'a-to-b' : 'b-to-a';
+      const backward: Direction = offerer === 'a' ? 'b-to-a' : 'a-to-b';
+      const there = openTranscoder(line.offerer, line.answerer, line.telephoneEvent);
+      let back: Transcoder;
+      try {
+        back = openTranscoder(line.answerer, line.offerer, swapEvents(line.telephoneEvent));
+      } catch (err) {
+        there.close();
+        throw err;
+      }
+      relayLine.setTransform(forward, this.#counted(there, forward));
+      relayLine.setTransform(backward, this.#counted(back, backward));
+      this.#transcoding.set(line.index, { key: transcodingKey(offerer, line), transcoders: [there, back] });
+    }
+  }
+
+  /** The transcoder as a relay transform, counting what it sends on when the options ask for it. */
+  #counted(transcoder: Transcoder, direction: Direction): PacketTransform {
+    const counts = this.#opts.transcoded;
+    if (counts === undefined) return (packet) => transcoder.transform(packet);
+    return (packet) => {
+      const out = transcoder.transform(packet);
+      if (out !== null) counts[direction]++;
+      return out;
+    };
   }
 
   #ensureSession(): Promise<MediaSession> {
@@ -116,10 +281,10 @@ export class CallMedia {
         lines: 1,
         clock: opts.clock,
         counters: opts.counters,
-        ...(opts.inactivityTimeoutMs === undefined ? {} : { inactivityTimeoutMs: opts.inactivityTimeoutMs }),
         onInactive: () => this.#onInactive?.(),
       });
       this.#session = session;
+      this.#applyTimeout();
       return session;
     } finally {
       this.#opening = undefined;
@@ -148,16 +313,60 @@ export class CallMedia {
    * A held call may be silent (RFC 3264 §8.4): the media timeout pauses while either side's last SDP
    * holds a stream (sendonly, recvonly, inactive or c=0.0.0.0) and restarts from now when both resume.
    */
-  #noteHold(session: MediaSession, from: Side, description: SdpDescription): void {
-    const timeout = this.#opts.inactivityTimeoutMs;
-    if (timeout === undefined) return;
-    const wasHeld = this.#holding.a || this.#holding.b;
+  #noteHold(from: Side, description: SdpDescription): void {
     this.#holding[from] = description.media.some(
       (m) => !m.rejected && (m.onHold || m.direction !== 'sendrecv'),
     );
-    const held = this.#holding.a || this.#holding.b;
-    if (held !== wasHeld) session.setInactivityTimeout(held ? 0 : timeout);
+    this.#applyTimeout();
   }
+
+  /** Arms, pauses or leaves the session's media timeout; a change restarts the count from now. */
+  #applyTimeout(): void {
+    const timeout = this.#opts.inactivityTimeoutMs;
+    const session = this.#session;
+    if (timeout === undefined || session === undefined || !this.#answered) return;
+    const want = this.#holding.a || this.#holding.b ? 'held' : 'armed';
+    if (want === this.#timeout) return;
+    this.#timeout = want;
+    session.setInactivityTimeout(want === 'held' ? 0 : timeout);
+  }
+}
+
+/** What identifies an SDP version: its o= session id and version (RFC 3264 §8), else the whole body. */
+function originKey(description: SdpDescription, body: Buffer): string {
+  const o = description.origin;
+  return o === undefined
+    ? body.toString('latin1')
+    : `${o.username} ${o.sessionId} ${o.sessionVersion} ${o.address}`;
+}
+
+/** Identifies a line's transcoding, so an unchanged re-negotiation keeps its transcoders (and their state). */
+function transcodingKey(offerer: Side, line: TranscodedLine): string {
+  return JSON.stringify([offerer, line.offerer, line.answerer, line.telephoneEvent ?? null]);
+}
+
+type EventPts = TranscodedLine['telephoneEvent'];
+
+function swapEvents(events: EventPts): EventPts {
+  return events === undefined ? undefined : { offerer: events.answerer, answerer: events.offerer };
+}
+
+/** One direction's transcoder; a codec that cannot be opened makes the SDP unusable (488). */
+function openTranscoder(from: CodecOnLeg, to: CodecOnLeg, events: EventPts): Transcoder {
+  try {
+    return createTranscoder({
+      from,
+      to,
+      ...(events === undefined ? {} : { telephoneEvent: { fromPt: events.offerer, toPt: events.answerer } }),
+    });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new SdpError(`cannot transcode ${from.codec} to ${to.codec}: ${why}`);
+  }
+}
+
+function closeAll(transcoders: readonly Transcoder[]): void {
+  for (const transcoder of transcoders) transcoder.close();
 }
 
 /** How a call refuses SDP its media cannot take. */

@@ -9,7 +9,12 @@ export interface MetricSources {
   registrations(): Promise<number>;
   draining(): boolean;
   /** Aggregate relay counters: packets by direction, drops by reason. */
-  rtp(): { packets: Readonly<Record<string, number>>; dropped: Readonly<Record<string, number>> };
+  rtp(): {
+    packets: Readonly<Record<string, number>>;
+    dropped: Readonly<Record<string, number>>;
+    /** Packets the transcoders sent on (`media.transcode`), by direction. */
+    transcoded: Readonly<Record<string, number>>;
+  };
   /** Refusals by the per-source rate limit since start. */
   rateLimited(): number;
   /** Live SIP transactions (RFC 3261 §17), client and server. */
@@ -72,6 +77,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMe
       if (sources === undefined) return;
       this.reset();
       for (const [direction, n] of Object.entries(sources.rtp().packets)) this.inc({ direction }, n);
+    },
+  });
+  new Counter({
+    name: 'sippbx_rtp_transcoded_total',
+    help: 'RTP packets the relay transcoded (media.transcode), by direction',
+    labelNames: ['direction'],
+    registers,
+    collect() {
+      if (sources === undefined) return;
+      this.reset();
+      for (const [direction, n] of Object.entries(sources.rtp().transcoded)) this.inc({ direction }, n);
     },
   });
   new Counter({

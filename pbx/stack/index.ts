@@ -8,6 +8,7 @@ import type { PbxMetrics } from '../http/metrics.js';
 import {
   SipParseError,
   createResponse,
+  hdr,
   header,
   parseMessage,
   responseDestination,
@@ -41,6 +42,8 @@ export interface SipStackOptions {
   readonly limits: ParseLimits;
   readonly metrics: PbxMetrics;
   readonly logger: Logger;
+  /** `Server` header value added to every response the pbx sends without one (`sip.userAgent`). */
+  readonly server?: string;
 }
 
 /** The running endpoint. */
@@ -62,6 +65,12 @@ function isInitialInvite(req: SipRequest): boolean {
 export function createSipStack(options: SipStackOptions): SipStack {
   const { transport, transactions, limits, metrics, logger } = options;
   let user: TransactionUser | undefined;
+  const serverHeader = options.server === undefined ? undefined : hdr('Server', options.server);
+  /** RFC 3261 §20.35: our responses name our software, unless the responder set its own. */
+  const signed = (res: SipResponse): SipResponse =>
+    serverHeader === undefined || header(res, 'server') !== undefined
+      ? res
+      : { ...res, headers: [...res.headers, serverHeader] };
 
   const sendStateless = (req: SipRequest, res: SipResponse, source: MessageSource): void => {
     let dest: SendDestination;
@@ -72,7 +81,7 @@ export function createSipStack(options: SipStackOptions): SipStack {
       return; // no usable Via: nowhere to answer (RFC 3261 §18.2.2)
     }
     metrics.sipResponses.inc({ code: String(res.status) });
-    transport.send(dest, serialize(res)).catch((err: unknown) => {
+    transport.send(dest, serialize(signed(res))).catch((err: unknown) => {
       logger.debug({ err, dest }, 'stateless response not sent');
     });
   };
@@ -134,7 +143,7 @@ export function createSipStack(options: SipStackOptions): SipStack {
     },
     respond(tx, res) {
       metrics.sipResponses.inc({ code: String(res.status) });
-      tx.respond(res);
+      tx.respond(signed(res));
     },
     receive(data, source) {
       let msg;

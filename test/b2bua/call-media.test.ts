@@ -125,13 +125,19 @@ describe('CallMedia', () => {
     expect(() => mediaRefusal(other)).toThrow(other);
   });
 
-  it('ends a silent call after the media timeout, but not while a side holds', async () => {
+  it('ends a silent call after the media timeout, counted from the answer, but not while a side holds', async () => {
     freshPool();
     let inactive = 0;
     const m = media({ inactivityTimeoutMs: 3000 });
     m.whenInactive(() => inactive++);
     await m.relay('a', sdp(40000));
     await m.relay('b', sdp(40010));
+    // ringing: silence is normal before the answer
+    clock.advance(10_000);
+    expect(inactive).toBe(0);
+    m.answered();
+    clock.advance(2000);
+    expect(inactive).toBe(0);
     // A puts the call on hold: silence is allowed for as long as it lasts
     await m.relay('a', sdp(40000, 'sendonly'));
     await m.relay('b', sdp(40010, 'recvonly'));
@@ -143,6 +149,19 @@ describe('CallMedia', () => {
     clock.advance(2000);
     expect(inactive).toBe(0);
     clock.advance(2000);
+    expect(inactive).toBe(1);
+  });
+
+  it('a call answered without SDP starts its media timeout when its first SDP opens the media', async () => {
+    freshPool();
+    let inactive = 0;
+    const m = media({ inactivityTimeoutMs: 3000 });
+    m.whenInactive(() => inactive++);
+    m.answered();
+    clock.advance(10_000);
+    expect(inactive).toBe(0);
+    await m.relay('a', sdp(40000));
+    clock.advance(4000);
     expect(inactive).toBe(1);
   });
 
