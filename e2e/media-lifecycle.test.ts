@@ -4,7 +4,7 @@
 // caller a 503 when no block is free; a call with no RTP either way is ended by the media timeout, unless it is
 // on hold. Every test checks afterwards that the pbx holds nothing: 0 active calls, 0 media ports in use.
 import { afterEach, describe, expect, it } from 'vitest';
-import { countLog, describeCall, routeAllTo, runCall } from './harness/calls.js';
+import { countLog, describeCall, pollWhileRunning, routeAllTo, runCall } from './harness/calls.js';
 import type { CallResult, RunCallOptions, SdpSeen } from './harness/calls.js';
 import { startPbx, stopAllPbx } from './harness/pbx.js';
 import type { LogLine, PbxProcess } from './harness/pbx.js';
@@ -91,21 +91,9 @@ async function whileRunning<T>(
   timeoutMs: number,
   what: string,
 ): Promise<T> {
-  let ended = false;
-  void running?.then(
-    () => (ended = true),
-    () => (ended = true),
-  );
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (ended && running !== undefined) {
-      throw new Error(`the SIPp run ended before ${what}\n${describeCall(await running)}`);
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const value = await pollWhileRunning(check, (v) => v !== undefined, { timeoutMs, what, running });
+  if (value === undefined) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  return value;
 }
 
 /** The one answered call of `GET /api/v1/calls`, polled while `running` lasts. */

@@ -2,8 +2,7 @@
 // text-format parser holds every contract metric (from the first scrape, before any traffic) and the default
 // Node.js process metrics; the call and media-port gauges follow the live calls of a SIPp run and return to 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeCall, routeAllTo, runCall } from './harness/calls.js';
-import type { CallResult } from './harness/calls.js';
+import { describeCall, pollWhileRunning, routeAllTo, runCall } from './harness/calls.js';
 import { startPbx, stopAllPbx } from './harness/pbx.js';
 import type { PbxProcess } from './harness/pbx.js';
 import { PromParseError, parsePrometheusText, sampleSum } from './harness/prometheus.js';
@@ -86,28 +85,6 @@ async function gauges(): Promise<{ calls: number; ports: number }> {
   };
 }
 
-/** Polls `read` until `ok` (bounded); stops early with SIPp's report when the run ends (or fails) first. */
-async function eventually<T>(
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs: number,
-  running?: Promise<CallResult>,
-): Promise<T> {
-  let ended = false;
-  void running?.then(
-    () => (ended = true),
-    () => (ended = true),
-  );
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > until) return value;
-    if (ended && running !== undefined)
-      throw new Error(`the SIPp run ended first\n${describeCall(await running)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('the Prometheus parser (harness self-check)', () => {
   it('accepts escapes, timestamps and special values, and rejects what Prometheus would', () => {
     const good = [
@@ -169,11 +146,19 @@ describe('/metrics of the real pbx', () => {
       pauseMs: 3000,
       timeoutS: 20,
     });
-    const during = await eventually(gauges, (g) => g.calls === HELD, 10_000, running);
+    const during = await pollWhileRunning(gauges, (g) => g.calls === HELD, {
+      timeoutMs: 10_000,
+      what: `calls_active = ${HELD}`,
+      running,
+    });
     expect(during).toEqual({ calls: HELD, ports: 8 * HELD });
     const r = await running;
     expect(r.ok, describeCall(r)).toBe(true);
-    expect(await eventually(gauges, (g) => g.calls === 0 && g.ports === 0, 5_000)).toEqual({
+    const after = await pollWhileRunning(gauges, (g) => g.calls === 0 && g.ports === 0, {
+      timeoutMs: 5_000,
+      what: 'both gauges 0',
+    });
+    expect(after).toEqual({
       calls: 0,
       ports: 0,
     });

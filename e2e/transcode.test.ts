@@ -7,12 +7,20 @@ import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createOpusDecoder, createOpusEncoder, decodeUlaw, encodeUlaw } from '../pbx/media/codecs/index.js';
 import { describeSdp } from '../pbx/media/sdp/index.js';
+import {
+  bestCorrelation,
+  decodeOpusFrames,
+  decodePcmuFrames,
+  encodeOpusFrames,
+  encodePcmuFrames,
+  tone,
+} from '../test/support/audio.js';
 import { startPbx, stopAllPbx } from './harness/pbx.js';
 import type { PbxProcess } from './harness/pbx.js';
-import { UdpSipClient, buildRequest } from './harness/sip-client.js';
-import type { SipResponse } from './harness/sip-client.js';
+import { RtpParty } from './harness/rtp-party.js';
+import { UdpSipClient, buildRequest, sdpAudio } from './harness/sip-client.js';
+import type { RequestSpec, SipResponse } from './harness/sip-client.js';
 
 const HOST = '127.0.0.1';
 const SSRC_A = 0x0a0a0a0a;
@@ -39,40 +47,6 @@ async function udpSocket(): Promise<Socket> {
   await once(socket, 'listening');
   closers.push(() => new Promise((resolve) => socket.close(() => resolve())));
   return socket;
-}
-
-/** A party's RTP socket that collects what arrives. */
-class Party {
-  readonly received: Buffer[] = [];
-  #waiters: { count: number; resolve: () => void }[] = [];
-
-  private constructor(readonly socket: Socket) {
-    socket.on('message', (data: Buffer) => {
-      this.received.push(data);
-      this.#waiters = this.#waiters.filter((w) =>
-        this.received.length >= w.count ? (w.resolve(), false) : true,
-      );
-    });
-  }
-
-  static async open(): Promise<Party> {
-    return new Party(await udpSocket());
-  }
-
-  get port(): number {
-    return this.socket.address().port;
-  }
-
-  /** Sends `packets` to the relay's `port` and resolves with what `to` got for them. */
-  async exchange(to: Party, port: number, packets: readonly Buffer[]): Promise<Buffer[]> {
-    const before = to.received.length;
-    const arrived = new Promise<void>((resolve) =>
-      to.#waiters.push({ count: before + packets.length, resolve }),
-    );
-    for (const packet of packets) this.socket.send(packet, port, HOST);
-    await within(arrived, 5000, `${packets.length} RTP packets (got ${to.received.length - before})`);
-    return to.received.slice(before);
-  }
 }
 
 /** What the callee answers an INVITE with, given its SDP. */
@@ -168,48 +142,18 @@ function rtp(pt: number, seq: number, ts: number, ssrc: number, payload: Uint8Ar
 const payloadType = (packet: Buffer): number => (packet[1] ?? 0) & 0x7f;
 const payload = (packet: Buffer): Buffer => packet.subarray(12 + ((packet[0] ?? 0) & 0x0f) * 4);
 
-/** `seconds` of a sine tone at `rate`. */
-function tone(frequency: number, rate: number, seconds: number): Int16Array {
-  const out = new Int16Array(Math.round(rate * seconds));
-  for (let i = 0; i < out.length; i++)
-    out[i] = Math.round(10000 * Math.sin((2 * Math.PI * frequency * i) / rate));
-  return out;
-}
-
-/** Normalised correlation of `a` with `b` delayed by the best lag in [0, maxLag). */
-function bestCorrelation(a: Int16Array, b: Int16Array, from: number, to: number, maxLag: number): number {
-  let best = -1;
-  for (let lag = 0; lag < maxLag; lag++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let i = from; i < to; i++) {
-      const x = a[i] ?? 0;
-      const y = b[i + lag] ?? 0;
-      ab += x * y;
-      aa += x * x;
-      bb += y * y;
-    }
-    best = Math.max(best, ab / Math.sqrt(aa * bb || 1));
-  }
-  return best;
-}
-
 /** The caller's SDP: PCMU with telephone-event/8000. */
 function pcmuOffer(port: number): string {
-  return [
-    'v=0',
-    `o=caller 1 1 IN IP4 ${HOST}`,
-    's=-',
-    `c=IN IP4 ${HOST}`,
-    't=0 0',
-    `m=audio ${port} RTP/AVP 0 101`,
-    'a=rtpmap:0 PCMU/8000',
-    'a=rtpmap:101 telephone-event/8000',
-    'a=fmtp:101 0-16',
-    'a=ptime:20',
-    '',
-  ].join('\r\n');
+  return sdpAudio(HOST, port, {
+    origin: 'caller 1 1',
+    formats: '0 101',
+    attributes: [
+      'a=rtpmap:0 PCMU/8000',
+      'a=rtpmap:101 telephone-event/8000',
+      'a=fmtp:101 0-16',
+      'a=ptime:20',
+    ],
+  });
 }
 
 /** The callee: Opus only (with telephone-event/48000 when offered); 488 when the offer has no Opus. */
@@ -219,20 +163,16 @@ function opusCallee(port: () => number): Answer {
     const opus = media?.codecs.find((c) => c.name.toLowerCase() === 'opus');
     if (opus === undefined) return { status: 488, reason: 'Not Acceptable Here' };
     const events = media?.telephoneEvents.find((e) => e.clockRate === 48000);
-    const formats = [opus.payloadType, ...(events ? [events.payloadType] : [])].join(' ');
-    const sdp = [
-      'v=0',
-      `o=callee 7 1 IN IP4 ${HOST}`,
-      's=-',
-      `c=IN IP4 ${HOST}`,
-      't=0 0',
-      `m=audio ${port()} RTP/AVP ${formats}`,
-      `a=rtpmap:${opus.payloadType} opus/48000/2`,
-      ...(events
-        ? [`a=rtpmap:${events.payloadType} telephone-event/48000`, `a=fmtp:${events.payloadType} 0-16`]
-        : []),
-      '',
-    ].join('\r\n');
+    const sdp = sdpAudio(HOST, port(), {
+      origin: 'callee 7 1',
+      formats: [opus.payloadType, ...(events ? [events.payloadType] : [])].join(' '),
+      attributes: [
+        `a=rtpmap:${opus.payloadType} opus/48000/2`,
+        ...(events
+          ? [`a=rtpmap:${events.payloadType} telephone-event/48000`, `a=fmtp:${events.payloadType} 0-16`]
+          : []),
+      ],
+    });
     return { status: 200, reason: 'OK', sdp };
   };
 }
@@ -244,12 +184,16 @@ interface Setup {
   pbx: PbxProcess;
   caller: UdpSipClient;
   callee: Callee;
-  a: Party;
-  b: Party;
+  a: RtpParty;
+  b: RtpParty;
 }
 
 async function setup(transcode: boolean): Promise<Setup> {
-  const [a, b] = [await Party.open(), await Party.open()];
+  const [a, b] = [await RtpParty.open(), await RtpParty.open()];
+  closers.push(
+    () => a.close(),
+    () => b.close(),
+  );
   const callee = await Callee.open(opusCallee(() => b.port));
   const pbx = await startPbx({
     media: { transcode },
@@ -261,33 +205,26 @@ async function setup(transcode: boolean): Promise<Setup> {
   return { pbx, caller, callee, a, b };
 }
 
-/** Sends the caller's INVITE with `sdp` and resolves with the final response. */
-function invite(s: Setup, callId: string, sdp: string): Promise<SipResponse> {
-  const branch = `z9hG4bK-${callId}`;
-  const request = buildRequest({
-    method: 'INVITE',
+/** A request from the caller to the pbx over UDP. */
+function fromCaller(s: Setup, fields: Omit<RequestSpec, 'target' | 'local' | 'transport'>): Buffer {
+  return buildRequest({
     target: { host: HOST, port: s.pbx.sipPort },
     local: s.caller.local,
     transport: 'UDP',
-    branch,
-    callId,
-    body: sdp,
+    ...fields,
   });
+}
+
+/** Sends the caller's INVITE with `sdp` and resolves with the final response. */
+function invite(s: Setup, callId: string, sdp: string): Promise<SipResponse> {
+  const branch = `z9hG4bK-${callId}`;
+  const request = fromCaller(s, { method: 'INVITE', branch, callId, body: sdp });
   return s.caller.request(request, branch, s.pbx.sipPort, 10_000);
 }
 
 /** ACK (a new transaction after a 2xx, RFC 3261 §13.2.2.4; the INVITE's branch after a failure, §17.1.1.3). */
 async function ack(s: Setup, callId: string, toTag: string, branch: string): Promise<void> {
-  const request = buildRequest({
-    method: 'ACK',
-    target: { host: HOST, port: s.pbx.sipPort },
-    local: s.caller.local,
-    transport: 'UDP',
-    branch,
-    callId,
-    toTag,
-  });
-  await s.caller.send(request, s.pbx.sipPort);
+  await s.caller.send(fromCaller(s, { method: 'ACK', branch, callId, toTag }), s.pbx.sipPort);
 }
 
 describe('transcoding through the pbx', () => {
@@ -313,42 +250,22 @@ describe('transcoding through the pbx', () => {
     const towardsA = answered?.port ?? 0;
 
     // Caller -> callee: 1 s of 1 kHz PCMU, heard as Opus.
-    const pcmu: Buffer[] = [];
-    const input = tone(1000, 8000, 1);
-    for (let k = 0; k < 50; k++) {
-      const codes = new Uint8Array(160);
-      encodeUlaw(input.subarray(k * 160, (k + 1) * 160), codes);
-      pcmu.push(rtp(0, 100 + k, k * 160, SSRC_A, codes));
-    }
+    const pcmu = encodePcmuFrames(tone(1000, 8000, 1)).map((codes, k) =>
+      rtp(0, 100 + k, k * 160, SSRC_A, codes),
+    );
     const atB = await s.a.exchange(s.b, towardsA, pcmu);
     expect(atB.map(payloadType)).toEqual(Array<number>(50).fill(opusPt));
-    const decoder = createOpusDecoder({ channels: 1 });
-    const heard = new Int16Array(48000);
-    const frame = new Int16Array(5760);
-    let at = 0;
-    for (const packet of atB) {
-      const n = decoder.decode(payload(packet), frame);
-      heard.set(frame.subarray(0, Math.min(n, heard.length - at)), at);
-      at += n;
-    }
-    decoder.close();
-    expect(bestCorrelation(tone(1000, 48000, 1), heard, 4800, 43200, 2400)).toBeGreaterThanOrEqual(0.9);
+    const heard = decodeOpusFrames(atB.map(payload));
+    expect(bestCorrelation(tone(1000, 48000, 1), heard, 4800, 43200, 2400).c).toBeGreaterThanOrEqual(0.9);
 
     // Callee -> caller: 1 s of 440 Hz Opus, heard as PCMU.
-    const encoder = createOpusEncoder({ channels: 1 });
-    const spoken = tone(440, 48000, 1);
-    const opus: Buffer[] = [];
-    const scratch = new Uint8Array(4000);
-    for (let k = 0; k < 50; k++) {
-      const n = encoder.encode(spoken.subarray(k * 960, (k + 1) * 960), 960, scratch);
-      opus.push(rtp(opusPt, 200 + k, k * 960, SSRC_B, scratch.subarray(0, n)));
-    }
-    encoder.close();
+    const opus = encodeOpusFrames(tone(440, 48000, 1)).map((frame, k) =>
+      rtp(opusPt, 200 + k, k * 960, SSRC_B, frame),
+    );
     const atA = await s.b.exchange(s.a, towardsB, opus);
     expect(atA.map(payloadType)).toEqual(Array<number>(50).fill(0));
-    const pcm = new Int16Array(8000);
-    atA.forEach((packet, k) => decodeUlaw(payload(packet), pcm.subarray(k * 160, (k + 1) * 160)));
-    expect(bestCorrelation(tone(440, 8000, 1), pcm, 800, 7200, 400)).toBeGreaterThanOrEqual(0.9);
+    const pcm = decodePcmuFrames(atA.map(payload));
+    expect(bestCorrelation(tone(440, 8000, 1), pcm, 800, 7200, 400).c).toBeGreaterThanOrEqual(0.9);
 
     // DTMF '5' both ways, payload type mapped, duration rescaled (800 at 8 kHz = 4800 at 48 kHz).
     const [eventAtB] = await s.a.exchange(s.b, towardsA, [
@@ -365,16 +282,7 @@ describe('transcoding through the pbx', () => {
 
     const byeBranch = `z9hG4bK-bye-${process.pid}`;
     const byeSeen = s.callee.next('BYE');
-    const bye = buildRequest({
-      method: 'BYE',
-      target: { host: HOST, port: s.pbx.sipPort },
-      local: s.caller.local,
-      transport: 'UDP',
-      branch: byeBranch,
-      callId,
-      cseq: 2,
-      toTag: ok.toTag,
-    });
+    const bye = fromCaller(s, { method: 'BYE', branch: byeBranch, callId, cseq: 2, toTag: ok.toTag });
     expect((await s.caller.request(bye, byeBranch, s.pbx.sipPort)).status).toBe(200);
     await byeSeen;
   });

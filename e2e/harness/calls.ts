@@ -396,3 +396,39 @@ export function describeCall(r: CallResult): string {
     ...(r.registrar === undefined ? [] : [describeSide('registrar', r.registrar)]),
   ].join('\n');
 }
+
+/** How long `pollWhileRunning` polls, what for, and the SIPp run the awaited state depends on. */
+export interface PollOptions {
+  timeoutMs: number;
+  /** The awaited state, for the error when the run ends first (`calls_active 0`). */
+  what: string;
+  /** The SIPp run whose calls make the state; when it ends (or fails) first, waiting longer is pointless. */
+  running?: Promise<CallResult> | undefined;
+}
+
+/**
+ * Reads `read` every 50 ms until `accept` takes a value or `timeoutMs` passes, and resolves with the last value
+ * read (after a timeout, the caller's assertion shows it); rejects with both SIPp sides described as soon as
+ * `running` ends before that. For states the pbx reaches by itself (gauges, API listings), never as a delay.
+ */
+export async function pollWhileRunning<T>(
+  read: () => Promise<T>,
+  accept: (value: T) => boolean,
+  o: PollOptions,
+): Promise<T> {
+  let ended = false;
+  void o.running?.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  const until = Date.now() + o.timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (accept(value)) return value;
+    if (ended && o.running !== undefined) {
+      throw new Error(`the SIPp run ended before ${o.what}\n${describeCall(await o.running)}`);
+    }
+    if (Date.now() > until) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -60,19 +60,37 @@ export function buildRequest(s: RequestSpec): Buffer {
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1');
 }
 
-/** A minimal SDP offer for INVITEs. */
-export function sdpOffer(host: string, port: number): string {
+/** One audio stream of an SDP body built by `sdpAudio`. */
+export interface SdpAudioSpec {
+  /** The o= line's `<username> <sess-id> <sess-version>` (RFC 8866 §5.2), e.g. `e2e 1 1`. */
+  origin: string;
+  /** The m= line's payload types, e.g. `0 8`. */
+  formats: string;
+  /** The media-level a= lines. */
+  attributes: readonly string[];
+}
+
+/** An SDP body (RFC 8866 §5) with one audio stream on `host`:`port`, CRLF line ends. */
+export function sdpAudio(host: string, port: number, media: SdpAudioSpec): string {
   return [
     'v=0',
-    `o=e2e 1 1 IN IP4 ${host}`,
+    `o=${media.origin} IN IP4 ${host}`,
     's=-',
     `c=IN IP4 ${host}`,
     't=0 0',
-    `m=audio ${port} RTP/AVP 0 8`,
-    'a=rtpmap:0 PCMU/8000',
-    'a=rtpmap:8 PCMA/8000',
+    `m=audio ${port} RTP/AVP ${media.formats}`,
+    ...media.attributes,
     '',
   ].join('\r\n');
+}
+
+/** A minimal SDP offer for INVITEs: PCMU and PCMA. */
+export function sdpOffer(host: string, port: number): string {
+  return sdpAudio(host, port, {
+    origin: 'e2e 1 1',
+    formats: '0 8',
+    attributes: ['a=rtpmap:0 PCMU/8000', 'a=rtpmap:8 PCMA/8000'],
+  });
 }
 
 /** Parses a response's start line and headers; undefined for requests and garbage. */

@@ -1,12 +1,12 @@
 // Runs the real SIPp (Debian sip-tester 3.6.x) against a target, bounded by a timeout, and collects its traces.
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { delimiter, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { REPO_ROOT } from './pbx.js';
+import { findOnPath } from './which.js';
 
 /** What to run: a scenario file (relative to the repo root or absolute) or a built-in SIPp scenario name. */
 export interface SippOptions {
@@ -62,23 +62,9 @@ export interface SippResult {
   command: string;
 }
 
-function onPath(binary: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, binary);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
 /** Absolute path of the `sipp` binary; throws with the install hint when it is missing. */
 export function sippBinary(): string {
-  const found = onPath('sipp');
+  const found = findOnPath('sipp');
   if (found === undefined) {
     throw new Error('sipp not found: install Debian package sip-tester (make test does this)');
   }

@@ -1,6 +1,7 @@
 // WAV files for the softphone tests: the tone a softphone plays (baresip's `aufile` source) and the analysis of
 // what the other softphone decoded (baresip's `sndfile` dump): 16-bit PCM, any rate, mono or stereo.
 import { readFile, writeFile } from 'node:fs/promises';
+import { rms, tone, toneShare as toneShareOfSamples } from '../../test/support/audio.js';
 
 /** PCM samples of a WAV file, channels mixed down to mono. */
 export interface Pcm {
@@ -19,7 +20,8 @@ export async function writeToneWav(
   seconds: number,
   rate: number,
 ): Promise<void> {
-  const count = Math.round(rate * seconds);
+  const samples = tone(frequency, rate, seconds, 8000);
+  const count = samples.length;
   const wav = Buffer.alloc(44 + count * 2);
   wav.write('RIFF', 0, 'ascii');
   wav.writeUInt32LE(36 + count * 2, 4);
@@ -33,9 +35,7 @@ export async function writeToneWav(
   wav.writeUInt16LE(16, 34); // bits per sample
   wav.write('data', 36, 'ascii');
   wav.writeUInt32LE(count * 2, 40);
-  for (let i = 0; i < count; i++) {
-    wav.writeInt16LE(Math.round(8000 * Math.sin((2 * Math.PI * frequency * i) / rate)), 44 + i * 2);
-  }
+  samples.forEach((v, i) => wav.writeInt16LE(v, 44 + i * 2));
   await writeFile(path, wav);
 }
 
@@ -83,9 +83,7 @@ export function durationOf(pcm: Pcm): number {
 
 /** Root mean square of the samples (0 for silence). */
 export function rmsOf(pcm: Pcm): number {
-  let energy = 0;
-  for (const v of pcm.samples) energy += v * v;
-  return pcm.samples.length === 0 ? 0 : Math.sqrt(energy / pcm.samples.length);
+  return rms(pcm.samples);
 }
 
 /**
@@ -93,17 +91,5 @@ export function rmsOf(pcm: Pcm): number {
  * energy): about 1 for a clean tone at that frequency, about 0 for another tone or for noise.
  */
 export function toneShare(pcm: Pcm, frequency: number): number {
-  const { samples, rate } = pcm;
-  const k = 2 * Math.cos((2 * Math.PI * frequency) / rate);
-  let s1 = 0;
-  let s2 = 0;
-  let energy = 0;
-  for (const v of samples) {
-    const s = v + k * s1 - s2;
-    s2 = s1;
-    s1 = s;
-    energy += v * v;
-  }
-  const power = s1 * s1 + s2 * s2 - k * s1 * s2; // |X(f)|^2
-  return energy === 0 ? 0 : (2 * power) / (samples.length * energy);
+  return toneShareOfSamples(pcm.samples, frequency, pcm.rate);
 }

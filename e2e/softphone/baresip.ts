@@ -4,12 +4,13 @@
 // the SIP trace (`-s`) parsed from its output. Every process started here is reaped by `stopAllBaresip()`.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Socket } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { findOnPath } from '../harness/which.js';
 
 /** What to install when baresip is missing (scripts/ensure-debian-packages.sh does it in `make test`). */
 export const BARESIP_INSTALL_HINT =
@@ -21,23 +22,9 @@ const MODULES = ['g711', 'opus', 'aufile', 'aubridge', 'sndfile', 'menu', 'ctrl_
 const MODULE_DIRS = ['/usr/lib/baresip/modules', '/usr/local/lib/baresip/modules'];
 const OUTPUT_CAP = 4 * 1024 * 1024;
 
-function onPath(binary: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir === '') continue;
-    const candidate = join(dir, binary);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
-
 /** Absolute path of `baresip` and its module directory; throws with the install hint when either is missing. */
 export function baresipInstallation(): { binary: string; moduleDir: string } {
-  const binary = onPath('baresip');
+  const binary = findOnPath('baresip');
   if (binary === undefined) throw new Error(`baresip not found on PATH: ${BARESIP_INSTALL_HINT}`);
   const moduleDir = MODULE_DIRS.find((dir) => existsSync(join(dir, 'ctrl_tcp.so')));
   if (moduleDir === undefined) {
@@ -340,7 +327,7 @@ export async function startBaresip(o: BaresipOptions): Promise<Baresip> {
   await writeFile(join(o.dir, 'config'), baresipConfig(o, moduleDir));
   await writeFile(join(o.dir, 'accounts'), '# accounts are created over ctrl_tcp (uanew)\n');
   // baresip writes through C stdio: unbuffered it only reaches a pipe in 4 KiB blocks.
-  const stdbuf = onPath('stdbuf');
+  const stdbuf = findOnPath('stdbuf');
   const argv = ['-4', '-s', '-f', o.dir];
   const child =
     stdbuf === undefined

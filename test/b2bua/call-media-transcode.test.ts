@@ -5,18 +5,9 @@
  * when the sides share a codec, the call stays in bypass and packets pass byte for byte. Re-offers from either side
  * replace the transcoders or remove them.
  */
-import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
-import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CallMedia } from '../../pbx/b2bua/media.js';
 import { fakeClock } from '../../pbx/core/clock.js';
-import {
-  createOpusDecoder,
-  createOpusEncoder,
-  decodeUlaw,
-  encodeUlaw,
-} from '../../pbx/media/codecs/index.js';
 import { createPortPool } from '../../pbx/media/ports/index.js';
 import type { PortPool } from '../../pbx/media/ports/index.js';
 import { createRelayCounters } from '../../pbx/media/relay/index.js';
@@ -24,67 +15,19 @@ import type { DirectionCounts } from '../../pbx/media/relay/index.js';
 import { describeSdp } from '../../pbx/media/sdp/index.js';
 import { leaseMediaPorts } from '../../e2e/harness/port-lease.js';
 import type { PortLease } from '../../e2e/harness/port-lease.js';
+import { RtpParty } from '../../e2e/harness/rtp-party.js';
+import {
+  bestCorrelation,
+  decodeOpusFrames,
+  decodePcmuFrames,
+  encodeOpusFrames,
+  encodePcmuFrames,
+  tone,
+} from '../support/audio.js';
 
 const HOST = '127.0.0.1';
 const SSRC_A = 0x0a0a0a0a;
 const SSRC_B = 0x0b0b0b0b;
-
-/** A party's RTP socket: records what arrives and lets a test await a count (the timeout only fails the test). */
-class Party {
-  readonly received: Buffer[] = [];
-  #waiters: { count: number; resolve: () => void }[] = [];
-
-  private constructor(readonly socket: Socket) {
-    socket.on('message', (data: Buffer) => {
-      this.received.push(data);
-      this.#waiters = this.#waiters.filter((w) =>
-        this.received.length >= w.count ? (w.resolve(), false) : true,
-      );
-    });
-  }
-
-  static async open(): Promise<Party> {
-    const socket = createSocket('udp4');
-    socket.bind(0, HOST);
-    await once(socket, 'listening');
-    return new Party(socket);
-  }
-
-  get port(): number {
-    return this.socket.address().port;
-  }
-
-  send(packets: readonly Buffer[], port: number): void {
-    for (const packet of packets) this.socket.send(packet, port, HOST);
-  }
-
-  /** Resolves once `count` datagrams arrived in total. */
-  waitFor(count: number): Promise<void> {
-    if (this.received.length >= count) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`expected ${count} packets, got ${this.received.length}`)),
-        5000,
-      );
-      this.#waiters.push({
-        count,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      });
-    });
-  }
-
-  /** The packets received from index `from` on. */
-  since(from: number): Buffer[] {
-    return this.received.slice(from);
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
-  }
-}
 
 /** RTP packet (RFC 3550 §5.1). */
 function rtp(pt: number, seq: number, ts: number, ssrc: number, payload: Uint8Array, marker = false): Buffer {
@@ -115,55 +58,14 @@ function parse(packet: Buffer): Rtp {
   };
 }
 
-/** `seconds` of a sine tone at `rate`. */
-function tone(frequency: number, rate: number, seconds: number, amplitude = 10000): Int16Array {
-  const out = new Int16Array(Math.round(rate * seconds));
-  for (let i = 0; i < out.length; i++)
-    out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * frequency * i) / rate));
-  return out;
-}
-
-/** Normalised correlation of `a` with `b` delayed by the best lag in [0, maxLag). */
-function bestCorrelation(a: Int16Array, b: Int16Array, from: number, to: number, maxLag: number): number {
-  let best = -1;
-  for (let lag = 0; lag < maxLag; lag++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let i = from; i < to; i++) {
-      const x = a[i] ?? 0;
-      const y = b[i + lag] ?? 0;
-      ab += x * y;
-      aa += x * x;
-      bb += y * y;
-    }
-    best = Math.max(best, ab / Math.sqrt(aa * bb || 1));
-  }
-  return best;
-}
-
 /** A's stream: PCMU, 20 ms packets. */
 function pcmuPackets(pcm: Int16Array, seq: number, ts: number): Buffer[] {
-  const packets: Buffer[] = [];
-  for (let k = 0; k * 160 < pcm.length; k++) {
-    const codes = new Uint8Array(160);
-    encodeUlaw(pcm.subarray(k * 160, (k + 1) * 160), codes);
-    packets.push(rtp(0, seq + k, ts + k * 160, SSRC_A, codes, k === 0));
-  }
-  return packets;
+  return encodePcmuFrames(pcm).map((codes, k) => rtp(0, seq + k, ts + k * 160, SSRC_A, codes, k === 0));
 }
 
 /** B's stream: Opus, 20 ms packets, on payload type `pt`. */
 function opusPackets(pcm: Int16Array, pt: number, seq: number, ts: number): Buffer[] {
-  const encoder = createOpusEncoder({ channels: 1 });
-  const out = new Uint8Array(4000);
-  const packets: Buffer[] = [];
-  for (let k = 0; k * 960 < pcm.length; k++) {
-    const n = encoder.encode(pcm.subarray(k * 960, (k + 1) * 960), 960, out);
-    packets.push(rtp(pt, seq + k, ts + k * 960, SSRC_B, out.subarray(0, n), k === 0));
-  }
-  encoder.close();
-  return packets;
+  return encodeOpusFrames(pcm).map((payload, k) => rtp(pt, seq + k, ts + k * 960, SSRC_B, payload, k === 0));
 }
 
 /** An RFC 4733 event packet: event 5, end bit, volume 10, `duration` in the stream's clock. */
@@ -242,7 +144,7 @@ afterAll(() => {
 
 async function call(
   transcode: boolean,
-): Promise<{ media: CallMedia; a: Party; b: Party; transcoded: DirectionCounts }> {
+): Promise<{ media: CallMedia; a: RtpParty; b: RtpParty; transcoded: DirectionCounts }> {
   const transcoded: DirectionCounts = { 'a-to-b': 0, 'b-to-a': 0 };
   const media = new CallMedia({
     pool,
@@ -253,21 +155,13 @@ async function call(
     transcode,
     transcoded,
   });
-  const [a, b] = [await Party.open(), await Party.open()];
+  const [a, b] = [await RtpParty.open(), await RtpParty.open()];
   cleanups.push(
     () => a.close(),
     () => b.close(),
     () => media.close(),
   );
   return { media, a, b, transcoded };
-}
-
-/** Sends `packets` from `from` to `port` and returns what `to` received for them. */
-async function exchange(from: Party, to: Party, port: number, packets: readonly Buffer[]): Promise<Buffer[]> {
-  const before = to.received.length;
-  from.send(packets, port);
-  await to.waitFor(before + packets.length);
-  return to.since(before);
 }
 
 describe('CallMedia transcoding (PCMU-only A, Opus-only B)', () => {
@@ -283,46 +177,38 @@ describe('CallMedia transcoding (PCMU-only A, Opus-only B)', () => {
     expect(answer.toString('latin1')).not.toContain('opus');
 
     // A -> B: 1 s of 1 kHz PCMU arrives as Opus on B's payload type; decoded, it is the tone.
-    const atB = await exchange(a, b, toA.port, pcmuPackets(tone(1000, 8000, 1), 1000, 80000));
+    const atB = await a.exchange(b, toA.port, pcmuPackets(tone(1000, 8000, 1), 1000, 80000));
     expect(atB).toHaveLength(50);
-    const decoder = createOpusDecoder({ channels: 1 });
-    const heard = new Int16Array(48000 + 5760);
-    let at = 0;
-    const scratch = new Int16Array(5760);
-    atB.forEach((packet, k) => {
-      const p = parse(packet);
-      expect([p.pt, p.seq, p.ts, p.ssrc]).toEqual([opusPt, 1000 + k, 80000 + k * 960, SSRC_A]);
-      const n = decoder.decode(p.payload, scratch);
-      heard.set(scratch.subarray(0, n), at);
-      at += n;
-    });
-    decoder.close();
-    expect(at).toBe(48000);
-    expect(bestCorrelation(tone(1000, 48000, 1), heard, 4800, 43200, 2400)).toBeGreaterThanOrEqual(0.9);
+    const fromA = atB.map(parse);
+    fromA.forEach((p, k) =>
+      expect([p.pt, p.seq, p.ts, p.ssrc]).toEqual([opusPt, 1000 + k, 80000 + k * 960, SSRC_A]),
+    );
+    const heard = decodeOpusFrames(fromA.map((p) => p.payload));
+    expect(heard.length).toBe(48000);
+    expect(bestCorrelation(tone(1000, 48000, 1), heard, 4800, 43200, 2400).c).toBeGreaterThanOrEqual(0.9);
 
     // B -> A: 1 s of 440 Hz Opus arrives as PCMU on payload type 0, 160 bytes a packet; timestamps go on from
     // the first input value in the 8 kHz clock (transcoder.ts: the mapping keeps the stream's origin).
-    const atA = await exchange(b, a, toB.port, opusPackets(tone(440, 48000, 1), opusPt, 500, 960000));
-    const pcm = new Int16Array(8000);
-    atA.forEach((packet, k) => {
-      const p = parse(packet);
+    const atA = await b.exchange(a, toB.port, opusPackets(tone(440, 48000, 1), opusPt, 500, 960000));
+    const fromB = atA.map(parse);
+    fromB.forEach((p, k) =>
       expect([p.pt, p.seq, p.ts, p.ssrc, p.payload.length]).toEqual([
         0,
         500 + k,
         960000 + k * 160,
         SSRC_B,
         160,
-      ]);
-      decodeUlaw(p.payload, pcm.subarray(k * 160, (k + 1) * 160));
-    });
-    expect(bestCorrelation(tone(440, 8000, 1), pcm, 800, 7200, 400)).toBeGreaterThanOrEqual(0.9);
+      ]),
+    );
+    const pcm = decodePcmuFrames(fromB.map((p) => p.payload));
+    expect(bestCorrelation(tone(440, 8000, 1), pcm, 800, 7200, 400).c).toBeGreaterThanOrEqual(0.9);
 
     // DTMF: the payload type is mapped and the duration rescaled to the other leg's clock.
-    const [eventAtB] = await exchange(a, b, toA.port, [dtmf(101, 1050, 88000, SSRC_A, 1600)]);
+    const [eventAtB] = await a.exchange(b, toA.port, [dtmf(101, 1050, 88000, SSRC_A, 1600)]);
     const e1 = parse(eventAtB ?? Buffer.alloc(16));
     expect(e1.pt).toBe(eventsPt);
     expect([...e1.payload]).toEqual([5, 0x80 | 10, 9600 >> 8, 9600 & 0xff]);
-    const [eventAtA] = await exchange(b, a, toB.port, [dtmf(eventsPt, 550, 1008000, SSRC_B, 4800)]);
+    const [eventAtA] = await b.exchange(a, toB.port, [dtmf(eventsPt, 550, 1008000, SSRC_B, 4800)]);
     const e2 = parse(eventAtA ?? Buffer.alloc(16));
     expect(e2.pt).toBe(101);
     expect([...e2.payload]).toEqual([5, 0x80 | 10, 800 >> 8, 800 & 0xff]);
@@ -338,7 +224,7 @@ describe('CallMedia transcoding (PCMU-only A, Opus-only B)', () => {
     const again = await media.relay('b', answer);
     expect(again.equals(first)).toBe(true);
     const toA = seen(again);
-    const [one] = await exchange(a, b, toA.port, pcmuPackets(tone(1000, 8000, 0.02), 7, 0));
+    const [one] = await a.exchange(b, toA.port, pcmuPackets(tone(1000, 8000, 0.02), 7, 0));
     expect(parse(one ?? Buffer.alloc(12)).pt).toBe(toB.pt('opus', 48000));
     // The same body said to be an offer is one: extended with PCMU and PCMA for A.
     const reoffer = seen(await media.relay('b', answer, 'offer'));
@@ -362,9 +248,9 @@ describe('CallMedia transcoding (PCMU-only A, Opus-only B)', () => {
     expect(reoffer.formats).toEqual(['96', '97', '0', '8', '101']);
     const reanswer = seen(await media.relay('a', pcmuOffer(a.port, 2)));
     expect(reanswer.formats).toEqual(['96', '97']);
-    const atB = await exchange(a, b, toA.port, pcmuPackets(tone(1000, 8000, 0.1), 1, 0));
+    const atB = await a.exchange(b, toA.port, pcmuPackets(tone(1000, 8000, 0.1), 1, 0));
     expect(atB.map((p) => parse(p).pt)).toEqual([96, 96, 96, 96, 96]);
-    const atA = await exchange(b, a, toB.port, opusPackets(tone(440, 48000, 0.1), 96, 1, 0));
+    const atA = await b.exchange(a, toB.port, opusPackets(tone(440, 48000, 0.1), 96, 1, 0));
     expect(atA.map((p) => parse(p).pt)).toEqual([0, 0, 0, 0, 0]);
     expect(transcoded).toEqual({ 'a-to-b': 5, 'b-to-a': 5 });
 
@@ -380,7 +266,7 @@ describe('CallMedia transcoding (PCMU-only A, Opus-only B)', () => {
     const opusOnly = sdp(...head('bob', 7, 3), `m=audio ${b.port} RTP/AVP 98`, 'a=rtpmap:98 opus/48000/2');
     expect(seen(await media.relay('b', opusOnly)).formats).toEqual(['98']);
     const opus = opusPackets(tone(440, 48000, 0.04), 98, 9, 0);
-    const passed = await exchange(b, a, toB.port, opus);
+    const passed = await b.exchange(a, toB.port, opus);
     expect(passed.map((p, k) => p.equals(opus[k] ?? Buffer.alloc(0)))).toEqual([true, true]);
     expect(transcoded).toEqual({ 'a-to-b': 5, 'b-to-a': 5 });
   });
@@ -408,7 +294,7 @@ describe('CallMedia without transcoding', () => {
     const toA = seen(await media.relay('b', answer));
     expect(toA.formats).toEqual(['111', '110']);
     const packets = pcmuPackets(tone(1000, 8000, 0.06), 1, 0);
-    const atB = await exchange(a, b, toA.port, packets);
+    const atB = await a.exchange(b, toA.port, packets);
     expect(atB.every((p, k) => p.equals(packets[k] ?? Buffer.alloc(0)))).toBe(true);
     expect(transcoded).toEqual({ 'a-to-b': 0, 'b-to-a': 0 });
   });
@@ -429,10 +315,10 @@ describe('CallMedia without transcoding', () => {
     expect(seen(toA).formats).toEqual(['0', '101']);
     expect(toA.toString('latin1')).not.toContain('opus');
     const fromA = pcmuPackets(tone(1000, 8000, 0.06), 1, 0);
-    const atB = await exchange(a, b, seen(toA).port, fromA);
+    const atB = await a.exchange(b, seen(toA).port, fromA);
     expect(atB.every((p, k) => p.equals(fromA[k] ?? Buffer.alloc(0)))).toBe(true);
     const fromB = pcmuPackets(tone(440, 8000, 0.06), 1, 0);
-    const atA = await exchange(b, a, toB.port, fromB);
+    const atA = await b.exchange(a, toB.port, fromB);
     expect(atA.every((p, k) => p.equals(fromB[k] ?? Buffer.alloc(0)))).toBe(true);
     expect(transcoded).toEqual({ 'a-to-b': 0, 'b-to-a': 0 });
   });
