@@ -1,7 +1,8 @@
 // Graceful drain of the real pbx process (issue 5, ARCHITECTURE.md "Drain", CONTRACTS.md "HTTP"): SIGTERM with
 // calls up refuses new INVITEs (503 + Retry-After), turns readiness to 503 and sippbx_draining to 1, lets every
 // call finish normally and exits 0; a second SIGTERM changes nothing. POST /api/v1/drain with a 3 s deadline ends
-// the remaining calls with BYE on both legs (CDR reason drain-timeout) and exits 0.
+// the remaining calls with BYE on both legs (CDR reason drain-timeout); the drained pbx stays up (not ready) until
+// SIGTERM, which then exits 0 at once.
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +67,11 @@ function exitWithin(pbx: PbxProcess, timeoutMs: number): Promise<number | string
       timer = setTimeout(() => r(`still running after ${timeoutMs} ms`), timeoutMs);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+async function drainState(pbx: PbxProcess): Promise<string | undefined> {
+  const res = await http(pbx, '/api/v1/drain');
+  return (res.json as { state?: string } | null)?.state;
 }
 
 async function http(
@@ -163,7 +169,7 @@ describe('drain', () => {
     expect(cdrs.filter((c) => c.reason === 'drain-timeout')).toEqual([]);
   }, 60_000);
 
-  it('POST /api/v1/drain {deadlineSeconds: 3} with 5 held calls: BYE on both legs at 3 s, CDR drain-timeout, exit 0', async () => {
+  it('POST /api/v1/drain {deadlineSeconds: 3} with 5 held calls: BYE on both legs at 3 s, CDR drain-timeout, up until SIGTERM', async () => {
     const uasPort = await freeLocalPort();
     const cdrPath = await tempCdrPath();
     const pbx = await drainPbx(uasPort, cdrPath);
@@ -195,7 +201,17 @@ describe('drain', () => {
     expect(r.ok, describeCall(r)).toBe(true);
     expect(countLog(r.uac, /^bye-received /), describeCall(r)).toBe(5); // the caller leg got the pbx's BYE
     expect(r.uas.stats?.successful, describeCall(r)).toBe(5); // the callee leg got it too and answered 200
-    expect(await exitWithin(pbx, 10_000)).toBe(0);
+    // Drained over the API: the process stays up, not ready, so Kubernetes cannot restart it as a fresh pbx.
+    const until = Date.now() + 10_000;
+    while ((await drainState(pbx)) !== 'drained') {
+      if (Date.now() > until) throw new Error('the pbx never reported drained');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await exitWithin(pbx, 3000)).toMatch(/^still running/);
+    expect((await http(pbx, '/health/ready')).status).toBe(503);
+    const stopping = Date.now();
+    expect(await pbx.stop('SIGTERM', 10_000)).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(5000);
 
     const cdrs = (await readFile(cdrPath, 'utf8'))
       .trim()

@@ -92,8 +92,11 @@ function onHeapSignal(logger: Logger): void {
 
 /**
  * SIGTERM drains (ARCHITECTURE.md "Drain"): the process exits 0 once the last call ends or the drain
- * deadline has ended the rest. A second SIGTERM changes nothing. SIGINT (a person at a terminal) ends
- * every call at once and exits. SIGHUP re-reads the management API token files.
+ * deadline has ended the rest. A second SIGTERM changes nothing. A drain asked for over the API (the
+ * operator before a scale-down or rollout) leaves the process up once drained — not ready, refusing new
+ * calls — until SIGTERM, which then exits at once: exiting would only make Kubernetes restart the
+ * container as a fresh, ready pbx that takes calls in the pod about to be removed. SIGINT (a person at a
+ * terminal) ends every call at once and exits. SIGHUP re-reads the management API token files.
  */
 function handleSignals(app: PbxApp, logger: Logger): void {
   let exiting = false;
@@ -108,16 +111,26 @@ function handleSignals(app: PbxApp, logger: Logger): void {
       },
     );
   };
-  void app.drain.drained().then(async () => {
+  let terminating = false;
+  let drained = false;
+  const exitDrained = async (): Promise<void> => {
     // The last call's BYEs are still in flight: let their transactions get final responses (bounded)
     // and give the sockets a moment to flush before the process goes.
     await settle(app, 10_000);
     logger.info({ unanswered: app.transactions.unanswered() }, 'pbx drained');
     exit(0);
+  };
+  void app.drain.drained().then(async () => {
+    drained = true;
+    if (terminating) return exitDrained();
+    logger.info('pbx drained: staying up, not ready, until SIGTERM');
   });
   process.on('SIGTERM', () => {
+    const first = !terminating;
+    terminating = true;
     const status = app.drain.drain();
     logger.info({ signal: 'SIGTERM', ...status }, 'pbx draining');
+    if (first && drained) void exitDrained();
   });
   process.on('SIGINT', () => {
     logger.info({ signal: 'SIGINT' }, 'pbx stopping now');

@@ -9,8 +9,8 @@ export const PRESTOP_POLL_SECONDS = 2;
 
 /**
  * A `node -e` script (the image has no curl or shell tools): POST /api/v1/drain with the admin token,
- * then poll GET /api/v1/drain until the state is `drained`. It exits 0 when the pbx stops answering
- * (it exits by itself once drained), answers an error (a 401 would never clear) or on any failure, so
+ * then poll GET /api/v1/drain until the state is `drained` (a pbx drained over the API stays up until
+ * the SIGTERM that follows this hook). It exits 0 when the pbx stops answering, answers an error (a 401 would never clear) or on any failure, so
  * a broken hook never blocks termination: the pbx also drains on SIGTERM, and the grace period bounds
  * everything.
  */
