@@ -4,9 +4,10 @@
  *   {"cmd":"open","calls":[[genA,genB],...]}  -> {"type":"opened","ports":[[relayA,relayB],...]}
  *   {"cmd":"sample"}                          -> {"type":"sample","cpuUs":..,"atMs":..,"elu":..,"counters":..}
  *   {"cmd":"close"}                           -> {"type":"closed","cpuUs":..,"counters":..} and exit
- * With --minimal it runs no sippbx code at all: per call two connected node:dgram sockets that send each
+ * With --unconnected latched flows get no connected socket (every send goes out of the relay socket with an
+ * address, as before connected flows existed). With --minimal it runs no sippbx code at all: per call two connected node:dgram sockets that send each
  * packet on unchanged (no checks, no latching, no counters) — the floor of a Node relay, for comparison.
- * Usage: node dist/bench/rtp-relay/relay-server.js [--port-base 20000] [--minimal]
+ * Usage: node dist/bench/rtp-relay/relay-server.js [--port-base PORT] [--unconnected | --minimal]
  */
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
@@ -17,10 +18,18 @@ import { createRelayCounters, openMediaSession } from '../../pbx/media/relay/ind
 import type { MediaSession } from '../../pbx/media/relay/index.js';
 
 const LISTEN = '127.0.0.1';
-const PORTS_PER_CALL = 8;
+// One media line per call: blocks of 4 ports (A-RTP, A-RTCP, B-RTP, B-RTCP).
+const PORTS_PER_CALL = 4;
 const OPEN_CONCURRENCY = 64;
+/** Spare blocks beyond one per call, so ports another process happens to hold cost a retry, not the run. */
+const SPARE_BLOCKS = 256;
 
-const portBase = Number(argValue('--port-base') ?? 20000);
+// Default: a range ending at 65535, above Linux's ephemeral range (32768-60999, where the generator's sockets
+// land) for up to ~870 calls, and clear of rtpengine's 10000-19999, the e2e pbx leases (20000-31999) and the
+// operator e2e ranges (40000-48999). A port someone else holds costs a retry on a spare block.
+const portBaseArg = argValue('--port-base');
+// --unconnected: every send from the relay sockets (MediaSessionOptions.connectedFlows false), for comparison.
+const connectedFlows = process.argv.includes('--unconnected') ? { connectedFlows: false } : {};
 const counters = createRelayCounters();
 const sessions: MediaSession[] = [];
 const minimalSockets: Socket[] = [];
@@ -70,9 +79,11 @@ async function openMinimal(calls: readonly (readonly [number, number])[]): Promi
 
 async function open(calls: readonly (readonly [number, number])[]): Promise<void> {
   if (process.argv.includes('--minimal')) return openMinimal(calls);
+  const span = PORTS_PER_CALL * (calls.length + SPARE_BLOCKS);
+  const portBase = portBaseArg === undefined ? Math.max(1024, 65536 - span) : Number(portBaseArg);
   const pool = createPortPool({
     start: portBase,
-    end: portBase + PORTS_PER_CALL * calls.length,
+    end: portBase + span,
     portsPerCall: PORTS_PER_CALL,
   });
   const ports: [number, number][] = new Array<[number, number]>(calls.length);
@@ -80,7 +91,13 @@ async function open(calls: readonly (readonly [number, number])[]): Promise<void
     const batch = calls.slice(first, first + OPEN_CONCURRENCY);
     await Promise.all(
       batch.map(async ([genA, genB], i) => {
-        const session = await openMediaSession(pool, { listen: LISTEN, counters, id: `bench-${first + i}` });
+        const session = await openMediaSession(pool, {
+          listen: LISTEN,
+          counters,
+          id: `bench-${first + i}`,
+          maxBindAttempts: 16,
+          ...connectedFlows,
+        });
         sessions.push(session);
         const line = session.line(0);
         if (line === undefined) throw new Error('session opened without line 0');
@@ -103,7 +120,19 @@ function sample(): void {
     elu: elu.utilization,
     counters,
     minimalPackets,
+    connectedParties: connectedParties(),
   });
+}
+
+/** Parties whose RTP the relay sends from a connected socket (both parties of every call, once latched). */
+function connectedParties(): number {
+  let n = 0;
+  for (const session of sessions) {
+    const line = session.line(0);
+    if (line?.connected('a') === true) n++;
+    if (line?.connected('b') === true) n++;
+  }
+  return n;
 }
 
 async function close(): Promise<void> {

@@ -2,7 +2,8 @@
  * RTP relay benchmark: the same generator load through the sippbx relay and through rtpengine (userspace),
  * in the same run, generator and relay pinned to different cores. See docs/benchmarks.md "RTP relay".
  * Usage: node dist/bench/rtp-relay/run.js [--streams 500,1000,2000] [--seconds 20] [--warmup 2]
- *          [--targets direct,sippbx,rtpengine[,node-floor]] [--relay-cpus 1] [--generator-cpus 0]
+ *          [--targets direct,sippbx,rtpengine[,sippbx-unconnected,node-floor]] [--relay-cpus 1]
+ *          [--generator-cpus 0]
  *          [--rtpengine-threads 1|default] [--repeat 1] [--budget-minutes 9.5] [--quiet-pct 15]
  *          [--profile DIR] [--json FILE]
  * Before each measurement it waits (up to 20 s) for a second with every CPU under --quiet-pct busy; with
@@ -24,6 +25,19 @@ import {
 import type { CallPorts, CpuSample, RelayTarget } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+const USAGE = `Usage: node dist/bench/rtp-relay/run.js [options]
+  --streams 500,1000,2000     one-way streams per case (even; N/2 two-way calls at 50 packets/s each way)
+  --seconds 20 --warmup 2     measured window and warm-up per case
+  --targets direct,sippbx,rtpengine
+                              also: sippbx-unconnected (sippbx without connected flows), node-floor
+  --relay-cpus 1 --generator-cpus 0
+                              taskset CPU lists of the relay and the generator
+  --rtpengine-threads 1       rtpengine --num-threads, or "default"
+  --repeat 1                  rounds (1-5) while --budget-minutes 9.5 lasts; the table keeps the quietest
+  --quiet-pct 15              wait (up to 20 s) for a second with every CPU under this busy % before a case
+  --profile DIR               node --cpu-prof of the Node relays into DIR (profile-top.js reads it)
+  --json FILE                 every row and the quietest ones as JSON`;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -85,17 +99,24 @@ async function makeTarget(name: string): Promise<RelayTarget & { threads?: () =>
       return directTarget();
     case 'sippbx':
       return sippbxTarget({ cpus: relayCpus, profileDir, script: join(here, 'relay-server.js') });
+    case 'sippbx-unconnected':
+      return sippbxTarget({
+        cpus: relayCpus,
+        profileDir,
+        script: join(here, 'relay-server.js'),
+        unconnected: true,
+      });
     case 'node-floor':
       return sippbxTarget({
         cpus: relayCpus,
-        profileDir: undefined,
+        profileDir,
         script: join(here, 'relay-server.js'),
         minimal: true,
       });
     case 'rtpengine':
       return rtpengineTarget({ cpus: relayCpus, threads: rtpengineThreads, ngPort: 2223 });
     default:
-      throw new Error(`unknown target ${name} (direct, sippbx, rtpengine, node-floor)`);
+      throw new Error(`unknown target ${name} (direct, sippbx, sippbx-unconnected, rtpengine, node-floor)`);
   }
 }
 
@@ -234,21 +255,40 @@ function printTable(rows: readonly Row[]): void {
 }
 
 function printRatios(rows: readonly Row[]): void {
-  console.log('\n| streams | CPU/packet sippbx/rtpengine | p99 sippbx/rtpengine |');
-  console.log('| --- | --- | --- |');
+  const find = (target: string, streams: number): Row | undefined =>
+    rows.find((r) => r.target === target && r.streams === streams);
+  const cpuRatio = (x: Row | undefined, y: Row | undefined): string =>
+    fmt(
+      x?.relayUsPerPacket !== undefined && y?.relayUsPerPacket !== undefined
+        ? x.relayUsPerPacket / y.relayUsPerPacket
+        : undefined,
+      2,
+    );
+  console.log(
+    '\n| streams | CPU/packet sippbx/rtpengine | p99 sippbx/rtpengine | CPU/packet sippbx/sippbx-unconnected ' +
+      '| CPU/packet sippbx/node-floor |',
+  );
+  console.log('| --- | --- | --- | --- | --- |');
   for (const streams of streamCounts) {
-    const ours = rows.find((r) => r.target === 'sippbx' && r.streams === streams);
-    const theirs = rows.find((r) => r.target === 'rtpengine' && r.streams === streams);
-    if (ours === undefined || theirs === undefined) continue;
-    const cpu =
-      ours.relayUsPerPacket !== undefined && theirs.relayUsPerPacket !== undefined
-        ? ours.relayUsPerPacket / theirs.relayUsPerPacket
-        : undefined;
-    console.log(`| ${streams} | ${fmt(cpu, 2)} | ${fmt(ours.p99Ms / theirs.p99Ms, 2)} |`);
+    const ours = find('sippbx', streams);
+    const theirs = find('rtpengine', streams);
+    if (ours === undefined) continue;
+    const p99 = theirs === undefined ? undefined : ours.p99Ms / theirs.p99Ms;
+    const cells = [
+      cpuRatio(ours, theirs),
+      fmt(p99, 2),
+      cpuRatio(ours, find('sippbx-unconnected', streams)),
+      cpuRatio(ours, find('node-floor', streams)),
+    ];
+    console.log(`| ${streams} | ${cells.join(' | ')} |`);
   }
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(USAGE);
+    return;
+  }
   if (streamCounts.some((n) => !Number.isInteger(n) || n <= 0 || n % 2 !== 0 || n > 8000)) {
     throw new Error('--streams takes even counts up to 8000 (each call carries two streams)');
   }

@@ -53,6 +53,8 @@ export interface SippbxOptions {
   readonly script: string;
   /** Run the bare node:dgram relay (`--minimal`) instead of sippbx's. */
   readonly minimal?: boolean;
+  /** Run sippbx's relay without connected flows (`--unconnected`). */
+  readonly unconnected?: boolean;
 }
 
 /** The sippbx relay: relay-server.js under taskset, one MediaSession per call. */
@@ -66,10 +68,16 @@ export function sippbxTarget(options: SippbxOptions): RelayTarget {
     ...nodeArgs,
     options.script,
     ...(options.minimal === true ? ['--minimal'] : []),
+    ...(options.unconnected === true ? ['--unconnected'] : []),
   ]);
   let closed = false;
   return {
-    name: options.minimal === true ? 'node-floor' : 'sippbx',
+    name:
+      options.minimal === true
+        ? 'node-floor'
+        : options.unconnected === true
+          ? 'sippbx-unconnected'
+          : 'sippbx',
     async open(calls) {
       const reply = await child.request({ cmd: 'open', calls }, 'opened', 60_000);
       return reply.ports as CallPorts[];

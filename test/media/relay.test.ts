@@ -21,6 +21,7 @@ const HOST = '127.0.0.1';
 class Endpoint {
   readonly received: { data: Buffer; from: RemoteInfo }[] = [];
   #waiters: { count: number; resolve: () => void }[] = [];
+  #closing: Promise<void> | undefined;
 
   private constructor(readonly socket: Socket) {
     socket.on('message', (data: Buffer, from: RemoteInfo) => {
@@ -64,8 +65,10 @@ class Endpoint {
     });
   }
 
+  /** Closes the socket; a second call resolves at once. */
   close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    this.#closing ??= new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.#closing;
   }
 }
 
@@ -482,12 +485,13 @@ describe('relay: session lifecycle', () => {
 });
 
 describe('relay: send and socket errors', () => {
-  it('counts send failures and socket errors as drops instead of throwing', async () => {
+  it('counts send failures and socket errors of the relay sockets as drops instead of throwing', async () => {
     const sockets: Socket[] = [];
     const block = pool.reserve();
     const s = await createMediaSession({
       block,
       listen: HOST,
+      connectedFlows: false, // every send from the relay sockets, whose send() is replaced below
       onClose: () => pool.release(block),
       socketFactory: {
         createUdpSocket: (o) => sockets[sockets.push(dgramSocketFactory.createUdpSocket(o)) - 1] as Socket,
@@ -515,6 +519,198 @@ describe('relay: send and socket errors', () => {
     });
     expect(line.counters.dropped).toMatchObject({ 'send-error': 2, 'socket-error': 1 });
     expect(line.counters.rtpPackets['a-to-b']).toBe(0);
+  });
+});
+
+describe('relay: connected flows (SO_REUSEPORT)', () => {
+  it('sends a latched RTP flow from a socket connected to it, on the same port; RTCP flows keep theirs', async () => {
+    let created = 0;
+    let connectedSends = 0;
+    const block = pool.reserve();
+    const s = await createMediaSession({
+      block,
+      listen: HOST,
+      connectedFlows: true,
+      onClose: () => pool.release(block),
+      socketFactory: {
+        createUdpSocket: (o) => {
+          const socket = dgramSocketFactory.createUdpSocket(o);
+          if (created++ < 4) return socket;
+          expect(o).toMatchObject({ type: 'udp4', reusePort: true });
+          const send = socket.send.bind(socket) as (packet: Buffer) => void;
+          return Object.assign(socket, {
+            send: (packet: Buffer, ...rest: unknown[]) => {
+              expect(rest).toEqual([]); // connected: no address, no callback
+              connectedSends++;
+              send(packet);
+            },
+          });
+        },
+      },
+    });
+    cleanups.push(() => s.close());
+    const line = line0(s);
+    const { aRtp, aRtcp, bRtp, bRtcp } = await twoParties(line);
+    expect([line.connected('a'), line.connected('b')]).toEqual([false, false]);
+    aRtp.send(rtp(0), line.ports.a.rtp); // B has not latched: leaves the relay socket with an address
+    await Promise.all([bRtp.waitFor(1), waitConnected(line, 'a')]);
+    bRtp.send(rtp(0, { ssrc: 0xb }), line.ports.b.rtp); // A is connected: leaves A's connected socket
+    await Promise.all([aRtp.waitFor(1), waitConnected(line, 'b')]);
+    aRtcp.send(rtcp(0), line.ports.a.rtcp);
+    bRtcp.send(rtcp(0), line.ports.b.rtcp);
+    await Promise.all([aRtcp.waitFor(1), bRtcp.waitFor(1)]);
+    expect(created).toBe(4 + 2);
+    for (let i = 1; i <= 100; i++) {
+      aRtp.send(rtp(i), line.ports.a.rtp);
+      bRtp.send(rtp(i, { ssrc: 0xb }), line.ports.b.rtp);
+    }
+    aRtcp.send(rtcp(1), line.ports.a.rtcp);
+    await Promise.all([bRtp.waitFor(101), aRtp.waitFor(101), bRtcp.waitFor(2), aRtcp.waitFor(1)]);
+    expect(new Set(bRtp.received.map((r) => r.from.port))).toEqual(new Set([line.ports.b.rtp]));
+    expect(new Set(aRtp.received.map((r) => r.from.port))).toEqual(new Set([line.ports.a.rtp]));
+    expect(bRtcp.received.map((r) => r.from.port)).toEqual([line.ports.b.rtcp, line.ports.b.rtcp]);
+    expect(bRtp.received.map((r) => r.data.readUInt16BE(2))).toEqual(
+      Array.from({ length: 101 }, (_, i) => i),
+    );
+    expect(line.counters.rtpPackets).toEqual({ 'a-to-b': 101, 'b-to-a': 101 });
+    expect(line.counters.dropped).toEqual(createRelayCounters().dropped);
+    expect(created).toBe(6);
+    expect(connectedSends).toBe(1 + 200);
+    // SO_REUSEPORT on our side does not open the port to a socket without it (another process, say).
+    await expect(bindAt(line.ports.a.rtp)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+
+  it('still receives, drops and counts a foreign source spraying a connected flow’s port (no RTP bleed)', async () => {
+    const s = await session();
+    const line = line0(s);
+    const { aRtp, bRtp } = await twoParties(line);
+    const attacker = await endpoint();
+    aRtp.send(rtp(0), line.ports.a.rtp);
+    bRtp.send(rtp(0, { ssrc: 0xb }), line.ports.b.rtp);
+    await Promise.all([waitConnected(line, 'a'), waitConnected(line, 'b')]);
+    for (let i = 1; i <= 100; i++) {
+      attacker.send(rtp(i, { ssrc: 0xbad }), line.ports.a.rtp);
+      attacker.send(rtp(i, { ssrc: 0xbad }), line.ports.b.rtp);
+      aRtp.send(rtp(i), line.ports.a.rtp);
+    }
+    await bRtp.waitFor(101);
+    await waitUntil(() => line.counters.dropped['foreign-source'] === 200);
+    expect(bRtp.received.every((r) => r.data.readUInt32BE(8) === 0x11223344)).toBe(true);
+    expect(aRtp.received.map((r) => r.data.readUInt32BE(8))).toEqual([0xb]);
+    expect(attacker.received).toHaveLength(0);
+    expect(line.remote('a')).toEqual({ address: HOST, port: aRtp.port, latched: true });
+  });
+
+  it('closes the connected socket on setRemote, re-latches and connects to the new source', async () => {
+    const s = await session();
+    const line = line0(s);
+    const { aRtp, bRtp } = await twoParties(line);
+    const moved = await endpoint();
+    aRtp.send(rtp(0), line.ports.a.rtp);
+    bRtp.send(rtp(0, { ssrc: 0xb }), line.ports.b.rtp);
+    await Promise.all([waitConnected(line, 'a'), waitConnected(line, 'b')]);
+    line.setRemote('a', { address: HOST, rtpPort: moved.port, rtcpMux: false });
+    expect(line.connected('a')).toBe(false);
+    bRtp.send(rtp(1, { ssrc: 0xb }), line.ports.b.rtp); // to A's SDP address, from the relay socket
+    await moved.waitFor(1);
+    expect(moved.received[0]?.from.port).toBe(line.ports.a.rtp);
+    moved.send(rtp(2), line.ports.a.rtp); // latches A to `moved`
+    await waitConnected(line, 'a');
+    aRtp.send(rtp(3), line.ports.a.rtp); // the old address is foreign now
+    moved.send(rtp(4), line.ports.a.rtp);
+    bRtp.send(rtp(5, { ssrc: 0xb }), line.ports.b.rtp);
+    await moved.waitFor(2);
+    await waitUntil(
+      () => line.counters.dropped['foreign-source'] === 1 && line.counters.rtpPackets['a-to-b'] === 3,
+    );
+    expect(moved.received.map((r) => r.data.readUInt16BE(2))).toEqual([1, 5]);
+    expect(aRtp.received).toHaveLength(1);
+  });
+
+  it('carries muxed RTCP on the connected socket and works over IPv6', async () => {
+    const s = await session({ listen: '::1' });
+    const line = line0(s);
+    const [a, b] = await Promise.all([endpoint('::1'), endpoint('::1')]);
+    line.setRemote('a', { address: '::1', rtpPort: a.port, rtcpMux: true });
+    line.setRemote('b', { address: '::1', rtpPort: b.port, rtcpMux: true });
+    a.send(rtp(1), line.ports.a.rtp, '::1');
+    b.send(rtp(2), line.ports.b.rtp, '::1');
+    await Promise.all([waitConnected(line, 'a'), waitConnected(line, 'b')]);
+    a.send(rtcp(3), line.ports.a.rtp, '::1');
+    b.send(rtcp(4), line.ports.b.rtp, '::1');
+    await Promise.all([a.waitFor(2), b.waitFor(2)]);
+    expect(b.received.map((r) => r.data)).toEqual([rtp(1), rtcp(3)]);
+    expect(a.received.map((r) => r.data)).toEqual([rtp(2), rtcp(4)]);
+    expect(new Set(a.received.map((r) => r.from.port))).toEqual(new Set([line.ports.a.rtp]));
+    expect(line.counters.rtcpPackets).toEqual({ 'a-to-b': 1, 'b-to-a': 1 });
+  });
+
+  it('counts an ICMP port unreachable for a connected flow as socket-error and keeps relaying', async () => {
+    const s = await session();
+    const line = line0(s);
+    const { aRtp, bRtp } = await twoParties(line);
+    aRtp.send(rtp(0), line.ports.a.rtp);
+    bRtp.send(rtp(0, { ssrc: 0xb }), line.ports.b.rtp);
+    await Promise.all([waitConnected(line, 'b'), aRtp.waitFor(1)]);
+    await bRtp.close(); // B's port is closed now: the kernel answers the relay with ICMP port unreachable
+    aRtp.send(rtp(1), line.ports.a.rtp);
+    await waitUntil(() => line.counters.dropped['socket-error'] >= 1);
+    aRtp.send(rtp(2), line.ports.a.rtp);
+    await waitUntil(() => line.counters.rtpPackets['a-to-b'] === 3);
+  });
+
+  it('frees every port on close, also while connected sockets are open or opening', async () => {
+    for (const wait of [true, false]) {
+      const block = pool.reserve();
+      const s = await createMediaSession({ block, listen: HOST, onClose: () => pool.release(block) });
+      const line = line0(s);
+      const { aRtp, bRtp } = await twoParties(line);
+      aRtp.send(rtp(0), line.ports.a.rtp);
+      bRtp.send(rtp(0, { ssrc: 0xb }), line.ports.b.rtp);
+      if (wait) await Promise.all([waitConnected(line, 'a'), waitConnected(line, 'b')]);
+      else await Promise.all([aRtp.waitFor(1), bRtp.waitFor(0)]);
+      line.setRemote('a', { address: HOST, rtpPort: aRtp.port, rtcpMux: false }); // one socket closing on its own
+      await s.close();
+      const ports = [line.ports.a.rtp, line.ports.a.rtcp, line.ports.b.rtp, line.ports.b.rtcp];
+      const again = await Promise.all(ports.map((port) => bindAt(port)));
+      await Promise.all(again.map((socket) => new Promise<void>((r) => socket.close(() => r()))));
+    }
+  });
+
+  it('keeps sending from the relay socket when the connected socket cannot be opened', async () => {
+    for (const failing of ['bind', 'connect'] as const) {
+      let n = 0;
+      const block = pool.reserve();
+      const s = await createMediaSession({
+        block,
+        listen: HOST,
+        onClose: () => pool.release(block),
+        socketFactory: {
+          createUdpSocket: (o) => {
+            const socket = dgramSocketFactory.createUdpSocket(o);
+            if (n++ < 4) return socket;
+            return Object.assign(socket, {
+              [failing]: (...args: unknown[]) => {
+                const error = new Error(`${failing} refused`);
+                if (failing === 'bind') setImmediate(() => socket.emit('error', error));
+                else setImmediate(() => (args[2] as (e: Error) => void)(error));
+                return socket;
+              },
+            });
+          },
+        },
+      });
+      cleanups.push(() => s.close());
+      const line = line0(s);
+      const { aRtp, bRtp } = await twoParties(line);
+      aRtp.send(rtp(0), line.ports.a.rtp);
+      bRtp.send(rtp(0, { ssrc: 0xb }), line.ports.b.rtp);
+      await waitUntil(() => line.counters.dropped['socket-error'] === 2);
+      aRtp.send(rtp(1), line.ports.a.rtp);
+      await bRtp.waitFor(2);
+      expect([line.connected('a'), line.connected('b')]).toEqual([false, false]);
+      expect(bRtp.received[1]?.from.port).toBe(line.ports.b.rtp);
+    }
   });
 });
 
@@ -609,7 +805,24 @@ describe('relay: media inactivity', () => {
 function bindAt(port: number): Promise<Socket> {
   const socket = createSocket('udp4');
   return new Promise((resolve, reject) => {
-    socket.once('error', reject);
+    socket.once('error', (error) => {
+      socket.close();
+      reject(error);
+    });
     socket.bind({ port, address: HOST, exclusive: true }, () => resolve(socket));
   });
+}
+
+/** Resolves once `check()` holds; fails the test after 2 s. */
+async function waitUntil(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 2 s');
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+/** Resolves once a party's RTP flow sends from a connected socket. */
+function waitConnected(line: RelayLine, side: 'a' | 'b'): Promise<void> {
+  return waitUntil(() => line.connected(side));
 }

@@ -1,11 +1,14 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { checkPort, Peer, sendAddress } from './peer.js';
+import { Flow } from './flow.js';
+import type { FlowHost } from './flow.js';
+import { checkPort, sendAddress } from './peer.js';
 import { MALFORMED, muxedKind, RTCP, rtcpKind, rtpKind } from './rtp.js';
 import { createRelayCounters } from './counters.js';
-import { closeUdp } from './sockets.js';
 import type {
   Direction,
+  DirectionCounts,
   DropReason,
+  MediaSocketFactory,
   PacketTransform,
   PeerAddress,
   RelayCounters,
@@ -13,16 +16,14 @@ import type {
   Side,
 } from './types.js';
 
-/** One party's pair of relay sockets and what the relay knows of the party's addresses. */
+/** One party's pair of relay flows (RTP and RTCP port) and what the relay knows of the party's addresses. */
 class Leg {
-  readonly rtpPeer = new Peer();
-  readonly rtcpPeer = new Peer();
   rtcpMux = false;
   transform: PacketTransform | undefined;
 
   constructor(
-    readonly rtp: Socket,
-    readonly rtcp: Socket,
+    readonly rtp: Flow,
+    readonly rtcp: Flow,
     /** Direction of packets received from this party. */
     readonly direction: Direction,
   ) {}
@@ -40,7 +41,8 @@ export type LineSockets = readonly [Socket, Socket, Socket, Socket];
 /**
  * The relay for one media line (one `m=`): packets received from A on the A-facing sockets leave the
  * B-facing sockets towards B, and back. The hot path allocates nothing and logs nothing: a packet is
- * checked, its source compared with the latched one, and the very same Buffer is sent on.
+ * checked, its source compared with the latched one, and the very same Buffer is sent on — once the
+ * destination's RTP flow has latched, out of a socket connected to it (flow.ts).
  */
 export class RelayLine {
   /** Media line index within the session (0 = first `m=`). */
@@ -53,15 +55,34 @@ export class RelayLine {
   readonly #family: 4 | 6;
   readonly #a: Leg;
   readonly #b: Leg;
+  /** Connected sockets closed by a re-latch and not yet free. */
+  readonly #unlinking = new Set<Promise<void>>();
   #rtpReceived = 0;
   #closing: Promise<void> | undefined;
 
-  constructor(index: number, family: 4 | 6, sockets: LineSockets, aggregate: RelayCounters) {
+  /**
+   * `connectFactory` creates the connected socket of each latched RTP flow (the four relay sockets must then
+   * be bound with SO_REUSEPORT); undefined sends everything from the relay sockets. RTCP flows (about one
+   * packet per 5 s each) always send from their relay socket; with rtcp-mux RTCP rides the RTP flow's.
+   */
+  constructor(
+    index: number,
+    family: 4 | 6,
+    sockets: LineSockets,
+    aggregate: RelayCounters,
+    connectFactory?: MediaSocketFactory,
+  ) {
     this.index = index;
     this.#family = family;
     this.#aggregate = aggregate;
-    this.#a = new Leg(sockets[0], sockets[1], 'a-to-b');
-    this.#b = new Leg(sockets[2], sockets[3], 'b-to-a');
+    const rtpHost: FlowHost = {
+      connectFactory,
+      onError: this.#onSocketError,
+      track: (closing) => this.#track(closing),
+    };
+    const rtcpHost: FlowHost = { ...rtpHost, connectFactory: undefined };
+    this.#a = new Leg(new Flow(sockets[0], rtpHost), new Flow(sockets[1], rtcpHost), 'a-to-b');
+    this.#b = new Leg(new Flow(sockets[2], rtpHost), new Flow(sockets[3], rtcpHost), 'b-to-a');
     this.ports = { a: legPorts(this.#a), b: legPorts(this.#b) };
     this.#listen(this.#a, this.#b);
     this.#listen(this.#b, this.#a);
@@ -74,15 +95,20 @@ export class RelayLine {
     const rtpPort = checkPort(remote.rtpPort, 'RTP');
     const rtcpPort = checkPort(remote.rtcpPort ?? (rtpPort === 0 ? 0 : rtpPort + 1), 'RTCP');
     leg.rtcpMux = remote.rtcpMux;
-    leg.rtpPeer.reset(address, rtpPort);
-    leg.rtcpPeer.reset(address, rtcpPort);
+    leg.rtp.reset(address, rtpPort);
+    leg.rtcp.reset(address, rtcpPort);
   }
 
   /** Where a party's RTP (or, without mux, RTCP) goes now, and whether that address is latched. */
   remote(side: Side, flow: 'rtp' | 'rtcp' = 'rtp'): PeerAddress {
     const leg = side === 'a' ? this.#a : this.#b;
-    const peer = flow === 'rtp' || leg.rtcpMux ? leg.rtpPeer : leg.rtcpPeer;
+    const peer = flow === 'rtp' || leg.rtcpMux ? leg.rtp.peer : leg.rtcp.peer;
     return { address: peer.address, port: peer.port, latched: peer.latched };
+  }
+
+  /** True when a party's RTP (with rtcp-mux also its RTCP) leaves through a socket connected to it. */
+  connected(side: Side): boolean {
+    return (side === 'a' ? this.#a : this.#b).rtp.connected;
   }
 
   /** Installs (or with undefined removes) the RTP rewrite for one direction; RTCP always passes untouched. */
@@ -95,24 +121,31 @@ export class RelayLine {
     return this.#rtpReceived;
   }
 
-  /** Closes the four sockets; resolves when their ports are free; later calls return the same promise. */
+  /** Closes every socket of the line; resolves when their ports are free; later calls return the same promise. */
   close(): Promise<void> {
-    this.#closing ??= closeAll([this.#a.rtp, this.#a.rtcp, this.#b.rtp, this.#b.rtcp]);
+    this.#closing ??= this.#closeAll();
     return this.#closing;
   }
 
+  async #closeAll(): Promise<void> {
+    const flows = [this.#a.rtp, this.#a.rtcp, this.#b.rtp, this.#b.rtcp];
+    await Promise.all([...flows.map((flow) => flow.close()), ...this.#unlinking]);
+  }
+
+  #track(closing: Promise<void>): void {
+    this.#unlinking.add(closing);
+    void closing.then(() => this.#unlinking.delete(closing));
+  }
+
   #listen(from: Leg, to: Leg): void {
-    from.rtp.on('message', (packet: Buffer, rinfo: RemoteInfo) => this.#onRtpSocket(from, to, packet, rinfo));
-    from.rtcp.on('message', (packet: Buffer, rinfo: RemoteInfo) =>
-      this.#onRtcpSocket(from, to, packet, rinfo),
-    );
-    for (const socket of [from.rtp, from.rtcp]) socket.on('error', this.#onSocketError);
+    from.rtp.listen((packet: Buffer, rinfo: RemoteInfo) => this.#onRtpSocket(from, to, packet, rinfo));
+    from.rtcp.listen((packet: Buffer, rinfo: RemoteInfo) => this.#onRtcpSocket(from, to, packet, rinfo));
   }
 
   #onRtpSocket(from: Leg, to: Leg, packet: Buffer, rinfo: RemoteInfo): void {
     const kind = from.rtcpMux ? muxedKind(packet) : rtpKind(packet);
     if (kind === MALFORMED) return this.#drop('malformed');
-    if (!from.rtpPeer.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
+    if (!from.rtp.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
     if (kind === RTCP) return this.#forwardRtcp(from.direction, to, packet);
     this.#rtpReceived++;
     this.#forwardRtp(from, to, packet);
@@ -120,36 +153,36 @@ export class RelayLine {
 
   #onRtcpSocket(from: Leg, to: Leg, packet: Buffer, rinfo: RemoteInfo): void {
     if (rtcpKind(packet) === MALFORMED) return this.#drop('malformed');
-    if (!from.rtcpPeer.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
+    if (!from.rtcp.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
     this.#forwardRtcp(from.direction, to, packet);
   }
 
   #forwardRtp(from: Leg, to: Leg, packet: Buffer): void {
-    const peer = to.rtpPeer;
-    if (peer.port === 0) return this.#drop('no-destination');
+    const flow = to.rtp;
+    if (flow.peer.port === 0) return this.#drop('no-destination');
     const out = from.transform === undefined ? packet : applyTransform(from.transform, packet);
     if (out === null) return this.#drop('transform');
-    if (!this.#send(to.rtp, out, peer)) return;
+    if (!this.#send(flow, out)) return;
     const direction = from.direction;
-    this.counters.rtpPackets[direction]++;
-    this.counters.rtpBytes[direction] += out.length;
-    this.#aggregate.rtpPackets[direction]++;
-    this.#aggregate.rtpBytes[direction] += out.length;
+    count(this.counters.rtpPackets, direction, 1);
+    count(this.counters.rtpBytes, direction, out.length);
+    count(this.#aggregate.rtpPackets, direction, 1);
+    count(this.#aggregate.rtpBytes, direction, out.length);
   }
 
   #forwardRtcp(direction: Direction, to: Leg, packet: Buffer): void {
-    const peer = to.rtcpMux ? to.rtpPeer : to.rtcpPeer;
-    if (peer.port === 0) return this.#drop('no-destination');
-    if (!this.#send(to.rtcpMux ? to.rtp : to.rtcp, packet, peer)) return;
-    this.counters.rtcpPackets[direction]++;
-    this.counters.rtcpBytes[direction] += packet.length;
-    this.#aggregate.rtcpPackets[direction]++;
-    this.#aggregate.rtcpBytes[direction] += packet.length;
+    const flow = to.rtcpMux ? to.rtp : to.rtcp;
+    if (flow.peer.port === 0) return this.#drop('no-destination');
+    if (!this.#send(flow, packet)) return;
+    count(this.counters.rtcpPackets, direction, 1);
+    count(this.counters.rtcpBytes, direction, packet.length);
+    count(this.#aggregate.rtcpPackets, direction, 1);
+    count(this.#aggregate.rtcpBytes, direction, packet.length);
   }
 
-  #send(socket: Socket, packet: Buffer, peer: Peer): boolean {
+  #send(flow: Flow, packet: Buffer): boolean {
     try {
-      socket.send(packet, peer.port, peer.address, this.#onSent);
+      flow.send(packet, this.#onSent);
       return true;
     } catch {
       this.#drop('send-error');
@@ -172,8 +205,17 @@ export class RelayLine {
   };
 }
 
+/**
+ * Adds to one direction's counter through a constant property name: a computed `counts[direction]` with two
+ * different names at one site is a megamorphic keyed access in V8, paid on every relayed packet.
+ */
+function count(counts: DirectionCounts, direction: Direction, n: number): void {
+  if (direction === 'a-to-b') counts['a-to-b'] += n;
+  else counts['b-to-a'] += n;
+}
+
 function legPorts(leg: Leg): { rtp: number; rtcp: number } {
-  return { rtp: leg.rtp.address().port, rtcp: leg.rtcp.address().port };
+  return { rtp: leg.rtp.socket.address().port, rtcp: leg.rtcp.socket.address().port };
 }
 
 /** Runs a transform; one that throws drops the packet instead of taking the process down. */
@@ -183,8 +225,4 @@ function applyTransform(transform: PacketTransform, packet: Buffer): Buffer | nu
   } catch {
     return null;
   }
-}
-
-async function closeAll(sockets: Socket[]): Promise<void> {
-  await Promise.all(sockets.map(closeUdp));
 }

@@ -14,6 +14,12 @@ export interface MediaSessionOptions {
   readonly id?: string;
   /** Socket factory; default node:dgram. */
   readonly socketFactory?: MediaSocketFactory;
+  /**
+   * Bind relay ports with SO_REUSEPORT and give each latched RTP flow a socket connected to its source, so a
+   * relayed packet skips node:dgram's per-send address lookup (docs/benchmarks.md "RTP relay"); default true
+   * on Linux only. Caveat: a process of the same user that also sets SO_REUSEPORT could share a relay port.
+   */
+  readonly connectedFlows?: boolean;
   /** Process-wide counters the metrics layer polls; default private to the session. */
   readonly counters?: RelayCounters;
   /** Time source of the inactivity check; default the system clock. */

@@ -6,7 +6,7 @@ import { MediaSessionError } from './errors.js';
 import { InactivityMonitor } from './inactivity.js';
 import { RelayLine } from './line.js';
 import type { LineSockets } from './line.js';
-import { bindConsecutive, dgramSocketFactory } from './sockets.js';
+import { bindConsecutive, connectedFlowsByDefault, dgramSocketFactory } from './sockets.js';
 import type { MediaSessionOptions } from './session-options.js';
 import type { MediaSocketFactory, RelayCounters } from './types.js';
 
@@ -31,6 +31,7 @@ export class MediaSession {
   readonly #listen: string;
   readonly #family: 4 | 6;
   readonly #factory: MediaSocketFactory;
+  readonly #connectedFlows: boolean;
   readonly #aggregate: RelayCounters;
   readonly #lines = new Map<number, RelayLine>();
   readonly #opening = new Map<number, Promise<RelayLine>>();
@@ -60,6 +61,7 @@ export class MediaSession {
     this.#listen = options.listen;
     this.#family = family === 6 ? 6 : 4;
     this.#factory = options.socketFactory ?? dgramSocketFactory;
+    this.#connectedFlows = options.connectedFlows ?? connectedFlowsByDefault;
     this.#aggregate = options.counters ?? createRelayCounters();
     this.#onClose = options.onClose;
     const onInactive = options.onInactive;
@@ -128,8 +130,10 @@ export class MediaSession {
 
   async #bindLine(index: number): Promise<RelayLine> {
     const first = this.basePort + index * PORTS_PER_LINE;
-    const sockets = await bindConsecutive(this.#factory, this.#listen, first, PORTS_PER_LINE);
-    const line = new RelayLine(index, this.#family, toQuad(sockets), this.#aggregate);
+    const connected = this.#connectedFlows;
+    const sockets = await bindConsecutive(this.#factory, this.#listen, first, PORTS_PER_LINE, connected);
+    const factory = connected ? this.#factory : undefined;
+    const line = new RelayLine(index, this.#family, toQuad(sockets), this.#aggregate, factory);
     if (this.closed) {
       await line.close();
       throw new MediaSessionError(`media session ${this.id} closed while line ${index} was opening`);

@@ -6,10 +6,19 @@ import type { MediaSocketFactory } from './types.js';
 /** node:dgram sockets. */
 export const dgramSocketFactory: MediaSocketFactory = { createUdpSocket: (options) => createSocket(options) };
 
-/** Binds one UDP socket on address:port; rejects with MediaBindError and leaves nothing open on failure. */
-export function bindUdp(factory: MediaSocketFactory, address: string, port: number): Promise<Socket> {
+/**
+ * Binds one UDP socket on address:port; rejects with MediaBindError and leaves nothing open on failure.
+ * With `reusePort` (SO_REUSEPORT) a latched flow can later open a connected socket on the same port (flow.ts);
+ * a port another process bound without SO_REUSEPORT still fails with EADDRINUSE.
+ */
+export function bindUdp(
+  factory: MediaSocketFactory,
+  address: string,
+  port: number,
+  reusePort: boolean,
+): Promise<Socket> {
   const type = address.includes(':') ? 'udp6' : 'udp4';
-  const socket = factory.createUdpSocket({ type });
+  const socket = factory.createUdpSocket(reusePort ? { type, reusePort } : { type });
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => {
       closeQuietly(socket);
@@ -23,15 +32,24 @@ export function bindUdp(factory: MediaSocketFactory, address: string, port: numb
   });
 }
 
+/**
+ * Whether relay ports are bound with SO_REUSEPORT and latched flows get a connected socket: only on Linux,
+ * whose UDP lookup gives a connected member of a reuseport group exactly its 4-tuple's datagrams (kernel fix
+ * "udp: correct reuseport selection with connected sockets", 2019; test/media/relay.test.ts checks it);
+ * other systems keep sending from the relay socket.
+ */
+export const connectedFlowsByDefault = process.platform === 'linux';
+
 /** Binds `count` consecutive ports from `first`; on any failure closes those that did bind and rejects. */
 export async function bindConsecutive(
   factory: MediaSocketFactory,
   address: string,
   first: number,
   count: number,
+  reusePort: boolean,
 ): Promise<Socket[]> {
   const attempts = [];
-  for (let i = 0; i < count; i++) attempts.push(bindUdp(factory, address, first + i));
+  for (let i = 0; i < count; i++) attempts.push(bindUdp(factory, address, first + i, reusePort));
   const results = await Promise.allSettled(attempts);
   const failure = results.find((r) => r.status === 'rejected');
   if (failure === undefined) return results.map((r) => (r as PromiseFulfilledResult<Socket>).value);
@@ -51,7 +69,8 @@ export function closeUdp(socket: Socket): Promise<void> {
   });
 }
 
-function closeQuietly(socket: Socket): void {
+/** Closes a socket now, ignoring one that is already closed. */
+export function closeQuietly(socket: Socket): void {
   try {
     socket.close();
   } catch {
