@@ -68,39 +68,38 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMe
       this.set({ kind: 'server' }, t.server);
     },
   });
-  new Counter({
-    name: 'sippbx_rtp_packets_total',
-    help: 'RTP packets relayed, by direction',
-    labelNames: ['direction'],
-    registers,
-    collect() {
-      if (sources === undefined) return;
-      this.reset();
-      for (const [direction, n] of Object.entries(sources.rtp().packets)) this.inc({ direction }, n);
-    },
-  });
-  new Counter({
-    name: 'sippbx_rtp_transcoded_total',
-    help: 'RTP packets the relay transcoded (media.transcode), by direction',
-    labelNames: ['direction'],
-    registers,
-    collect() {
-      if (sources === undefined) return;
-      this.reset();
-      for (const [direction, n] of Object.entries(sources.rtp().transcoded)) this.inc({ direction }, n);
-    },
-  });
-  new Counter({
-    name: 'sippbx_rtp_dropped_total',
-    help: 'RTP/RTCP packets dropped by the relay, by reason',
-    labelNames: ['reason'],
-    registers,
-    collect() {
-      if (sources === undefined) return;
-      this.reset();
-      for (const [reason, n] of Object.entries(sources.rtp().dropped)) this.inc({ reason }, n);
-    },
-  });
+  /** A counter read at scrape time from per-label totals kept by the relay (hot path: plain increments). */
+  const tally = (
+    name: string,
+    help: string,
+    label: string,
+    read: (s: MetricSources) => Readonly<Record<string, number>>,
+  ): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        if (sources === undefined) return;
+        this.reset();
+        for (const [value, n] of Object.entries(read(sources))) this.inc({ [label]: value }, n);
+      },
+    });
+  };
+  tally('sippbx_rtp_packets_total', 'RTP packets relayed, by direction', 'direction', (s) => s.rtp().packets);
+  tally(
+    'sippbx_rtp_transcoded_total',
+    'RTP packets the relay transcoded (media.transcode), by direction',
+    'direction',
+    (s) => s.rtp().transcoded,
+  );
+  tally(
+    'sippbx_rtp_dropped_total',
+    'RTP/RTCP packets dropped by the relay, by reason',
+    'reason',
+    (s) => s.rtp().dropped,
+  );
   new Counter({
     name: 'sippbx_rate_limited_total',
     help: 'New INVITEs refused by the per-source rate limit',
