@@ -250,14 +250,9 @@ export class Call {
       return;
     }
     await this.#prackIfReliable(res, invite);
-    let body: Buffer | undefined;
-    try {
-      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body, this.#bSdpRole()) : undefined;
-    } catch (err) {
-      await this.#mediaFailed(err, invite, undefined);
-      return;
-    }
-    const out = this.#toA(res.status, res.reason, body);
+    const relayed = await this.#bodyFromB(res, invite, undefined);
+    if (relayed === undefined) return;
+    const out = this.#toA(res.status, res.reason, relayed.body);
     this.state = 'early';
     if (this.#reliableToA(res)) this.#sendReliable(out);
     else this.#ctx.respond(this.#init.tx, out);
@@ -297,13 +292,9 @@ export class Call {
       await this.#request('b', 'BYE', {});
       return;
     }
-    let body: Buffer | undefined;
-    try {
-      body = res.body.length > 0 ? await this.#init.media.relay('b', res.body, this.#bSdpRole()) : undefined;
-    } catch (err) {
-      await this.#mediaFailed(err, invite, res);
-      return;
-    }
+    const relayed = await this.#bodyFromB(res, invite, res);
+    if (relayed === undefined) return;
+    const body = relayed.body;
     this.#noAnswer.clear();
     this.#reliableQueue.length = 0;
     this.state = 'answered';
@@ -342,6 +333,24 @@ export class Call {
     if (this.#reliableOut === undefined) sendOk();
     else this.#afterPrack = sendOk;
     this.#ctx.events.emit({ ...this.#eventBase('call.answered') });
+  }
+
+  /**
+   * B's SDP in a provisional or 2xx (`b2xx`), rewritten for A (`body` undefined when there is none); undefined
+   * when the relay could not take it and the call failed (#mediaFailed).
+   */
+  async #bodyFromB(
+    res: SipResponse,
+    invite: SipRequest,
+    b2xx: SipResponse | undefined,
+  ): Promise<{ body: Buffer | undefined } | undefined> {
+    if (res.body.length === 0) return { body: undefined };
+    try {
+      return { body: await this.#init.media.relay('b', res.body, this.#bSdpRole()) };
+    } catch (err) {
+      await this.#mediaFailed(err, invite, b2xx);
+      return undefined;
+    }
   }
 
   /**
