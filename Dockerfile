@@ -15,8 +15,12 @@
 ARG NODE_VERSION=24.21.0
 
 # ---------------------------------------------------------------------------------------------------
-# build: every dependency, TypeScript compiled to dist/ (pbx, operator, bench).
+# build: every dependency, TypeScript compiled to dist/ (pbx, operator, bench), and the native RTP relay
+# (a Node-API addon, dist/native/sippbx-relay.node) compiled against this image's Node headers.
 FROM node:${NODE_VERSION}-bookworm-slim AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: the only install script is the `node` devDependency's, which would download a
@@ -25,7 +29,8 @@ RUN --mount=type=cache,target=/root/.npm \
     npm ci --ignore-scripts --no-audit --no-fund
 # .dockerignore keeps the context to the sources tsconfig.build.json compiles.
 COPY . .
-RUN ./node_modules/.bin/tsc -p tsconfig.build.json
+RUN ./node_modules/.bin/tsc -p tsconfig.build.json \
+    && REQUIRE_NATIVE=1 NODE_INCLUDE=/usr/local/include/node bash scripts/build-native.sh dist/native
 
 # ---------------------------------------------------------------------------------------------------
 # prod-deps: production dependencies only. `--omit=dev` leaves out the `node` devDependency too: the

@@ -17,6 +17,7 @@ deps: $(NPM_STAMP)
 build: deps
 	rm -rf dist
 	tsc -p tsconfig.build.json
+	bash scripts/build-native.sh dist/native
 
 ## run: install, build, start the pbx on the embedded default config (or CONFIG=file.yaml)
 run: build

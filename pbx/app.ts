@@ -30,7 +30,7 @@ import { pinoLevel } from './core/logger.js';
 import type { LogLevel } from './core/logger.js';
 import type { HttpServer } from './http/servers.js';
 import { createPortPool } from './media/ports/index.js';
-import { createRelayCounters } from './media/relay/index.js';
+import { createRelayCounters, relayTotals, resolveRelayEngine } from './media/relay/index.js';
 import {
   createInviteGate,
   createOverloadGuard,
@@ -57,6 +57,8 @@ export interface PbxApp {
   readonly timers: { readonly t1Ms: number };
   /** Management API tokens (reloaded on SIGHUP). */
   readonly tokens: TokenStore;
+  /** The RTP relay engine in use (`media.relayEngine` resolved: native when its addon is built). */
+  readonly relayEngine: 'native' | 'node';
   /** Closes listeners and timers (calls are not ended: drain first). */
   stop(): Promise<void>;
 }
@@ -141,6 +143,8 @@ export async function startPbxApp(
     maxCalls: config.media.maxCalls,
     clock,
   });
+  // Fails the start (a clear config error) when media.relayEngine is native but the addon is missing.
+  const relayEngine = resolveRelayEngine(config.media.relayEngine);
   const counters = createRelayCounters();
   const transcoded = { 'a-to-b': 0, 'b-to-a': 0 };
   const pipeline = createEventPipeline({
@@ -190,6 +194,7 @@ export async function startPbxApp(
       advertised: mediaAddress,
       clock,
       counters,
+      engine: relayEngine,
       transcode: config.media.transcode,
       transcoded,
       ...(config.media.inactivityTimeoutSeconds === null
@@ -241,7 +246,10 @@ export async function startPbxApp(
     portsTotal: () => pool.total(),
     registrations: () => locations.count(),
     draining: () => drainer.state() !== 'running',
-    rtp: () => ({ packets: counters.rtpPackets, dropped: counters.dropped, transcoded }),
+    rtp: () => {
+      const totals = relayTotals(counters);
+      return { packets: totals.rtpPackets, dropped: totals.dropped, transcoded };
+    },
     rateLimited: () => gate.counters().rateLimited,
     transactions: () => transactions.size(),
   });
@@ -285,6 +293,7 @@ export async function startPbxApp(
     drain: drainer,
     timers: { t1Ms: config.sip.timers.t1Ms },
     tokens,
+    relayEngine,
     async stop() {
       drainer.close();
       transactions.stop();

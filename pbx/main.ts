@@ -63,6 +63,7 @@ function logReady(app: PbxApp, config: PbxConfig, logger: Logger): void {
       transports: config.sip.transports,
       http: { port: app.httpPort },
       metrics: { port: app.metricsPort },
+      relayEngine: app.relayEngine,
     },
     'pbx ready',
   );

@@ -2,11 +2,14 @@
 # Installs the Debian packages the tests need when they are missing (one apt-get for all of them);
 # fails loudly otherwise. Binaries are checked on PATH; source-only packages by a file they install.
 set -euo pipefail
-# binary -> package (baresip-core: the softphone of e2e/softphone.test.ts; its modules come with it)
-declare -A want=([sipp]=sip-tester [redis-server]=redis-server [go]=golang-go [baresip]=baresip-core)
-# file -> package (Go library sources the chart renderer, tools/chart-render, builds against)
+# binary -> package (baresip-core: the softphone of e2e/softphone.test.ts; its modules come with it;
+# gcc: compiles the native relay, scripts/build-native.sh)
+declare -A want=([sipp]=sip-tester [redis-server]=redis-server [go]=golang-go [baresip]=baresip-core [cc]=gcc)
+# file -> package (Go library sources the chart renderer, tools/chart-render, builds against; the C
+# library headers of the native relay)
 declare -A want_files=(
   [/usr/share/gocode/src/github.com/Masterminds/sprig/functions.go]=golang-github-masterminds-sprig-dev
+  [/usr/include/stdio.h]=libc6-dev
 )
 missing=()
 for bin in "${!want[@]}"; do

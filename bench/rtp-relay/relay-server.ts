@@ -4,17 +4,19 @@
  *   {"cmd":"open","calls":[[genA,genB],...]}  -> {"type":"opened","ports":[[relayA,relayB],...]}
  *   {"cmd":"sample"}                          -> {"type":"sample","cpuUs":..,"atMs":..,"elu":..,"counters":..}
  *   {"cmd":"close"}                           -> {"type":"closed","cpuUs":..,"counters":..} and exit
- * With --unconnected latched flows get no connected socket (every send goes out of the relay socket with an
- * address, as before connected flows existed). With --minimal it runs no sippbx code at all: per call two connected node:dgram sockets that send each
+ * The relay engine is the native one (pbx/media/relay/native) unless --engine node; with --unconnected (Node
+ * engine) latched flows get no connected socket (every send goes out of the relay socket with an address,
+ * as before connected flows existed). With --minimal it runs no sippbx code at all: per call two connected node:dgram sockets that send each
  * packet on unchanged (no checks, no latching, no counters) — the floor of a Node relay, for comparison.
- * Usage: node dist/bench/rtp-relay/relay-server.js [--port-base PORT] [--unconnected | --minimal]
+ * Usage: node dist/bench/rtp-relay/relay-server.js [--port-base PORT] [--engine native|node]
+ *          [--unconnected | --minimal]
  */
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { createPortPool } from '../../pbx/media/ports/index.js';
-import { createRelayCounters, openMediaSession } from '../../pbx/media/relay/index.js';
+import { createRelayCounters, openMediaSession, relayTotals } from '../../pbx/media/relay/index.js';
 import type { MediaSession } from '../../pbx/media/relay/index.js';
 
 const LISTEN = '127.0.0.1';
@@ -30,6 +32,8 @@ const SPARE_BLOCKS = 256;
 const portBaseArg = argValue('--port-base');
 // --unconnected: every send from the relay sockets (MediaSessionOptions.connectedFlows false), for comparison.
 const connectedFlows = process.argv.includes('--unconnected') ? { connectedFlows: false } : {};
+// Explicit, so a missing addon fails the run instead of quietly measuring the Node engine.
+const engine = process.argv.includes('--unconnected') || argValue('--engine') === 'node' ? 'node' : 'native';
 const counters = createRelayCounters();
 const sessions: MediaSession[] = [];
 const minimalSockets: Socket[] = [];
@@ -96,6 +100,7 @@ async function open(calls: readonly (readonly [number, number])[]): Promise<void
           counters,
           id: `bench-${first + i}`,
           maxBindAttempts: 16,
+          engine,
           ...connectedFlows,
         });
         sessions.push(session);
@@ -118,7 +123,7 @@ function sample(): void {
     cpuUs: cpuUs(),
     atMs: performance.now(),
     elu: elu.utilization,
-    counters,
+    counters: relayTotals(counters),
     minimalPackets,
     connectedParties: connectedParties(),
   });
@@ -139,8 +144,9 @@ async function close(): Promise<void> {
   await Promise.all(sessions.map((s) => s.close()));
   for (const socket of minimalSockets) socket.close();
   // Exit only after the reply is flushed; --cpu-prof writes its profile on this exit.
-  process.stdout.write(`${JSON.stringify({ type: 'closed', cpuUs: cpuUs(), counters })}\n`, () =>
-    process.exit(0),
+  process.stdout.write(
+    `${JSON.stringify({ type: 'closed', cpuUs: cpuUs(), counters: relayTotals(counters) })}\n`,
+    () => process.exit(0),
   );
 }
 

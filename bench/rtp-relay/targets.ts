@@ -53,8 +53,10 @@ export interface SippbxOptions {
   readonly script: string;
   /** Run the bare node:dgram relay (`--minimal`) instead of sippbx's. */
   readonly minimal?: boolean;
-  /** Run sippbx's relay without connected flows (`--unconnected`). */
+  /** Run sippbx's Node relay engine without connected flows (`--unconnected`). */
   readonly unconnected?: boolean;
+  /** Relay engine; default native (`--engine`). */
+  readonly engine?: 'native' | 'node';
 }
 
 /** The sippbx relay: relay-server.js under taskset, one MediaSession per call. */
@@ -69,6 +71,7 @@ export function sippbxTarget(options: SippbxOptions): RelayTarget {
     options.script,
     ...(options.minimal === true ? ['--minimal'] : []),
     ...(options.unconnected === true ? ['--unconnected'] : []),
+    ...(options.engine === 'node' ? ['--engine', 'node'] : []),
   ]);
   let closed = false;
   return {
@@ -77,7 +80,9 @@ export function sippbxTarget(options: SippbxOptions): RelayTarget {
         ? 'node-floor'
         : options.unconnected === true
           ? 'sippbx-unconnected'
-          : 'sippbx',
+          : options.engine === 'node'
+            ? 'sippbx-node'
+            : 'sippbx',
     async open(calls) {
       const reply = await child.request({ cmd: 'open', calls }, 'opened', 60_000);
       return reply.ports as CallPorts[];

@@ -64,6 +64,8 @@ export interface CallMediaOptions {
   readonly advertised: string;
   readonly clock: Clock;
   readonly counters: RelayCounters;
+  /** The relay engine the sessions run on (`media.relayEngine`, resolved at start); default auto. */
+  readonly engine?: 'native' | 'node';
   /** No RTP either way for this long ends the call (`media.inactivityTimeoutSeconds`); absent: never. */
   readonly inactivityTimeoutMs?: number;
   /** Transcode when the legs share no codec (`media.transcode`, default false: such a call fails with 488). */
@@ -281,6 +283,7 @@ export class CallMedia {
         lines: 1,
         clock: opts.clock,
         counters: opts.counters,
+        ...(opts.engine === undefined ? {} : { engine: opts.engine }),
         onInactive: () => this.#onInactive?.(),
       });
       this.#session = session;

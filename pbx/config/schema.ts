@@ -160,6 +160,8 @@ const mediaSchema = z
       .default(PORTS_PER_CALL),
     maxCalls: positiveInt.default(1000),
     transcode: z.boolean().default(false),
+    // auto: the native relay (pbx/media/relay/native) when its addon is built, else the Node one.
+    relayEngine: z.enum(['auto', 'native', 'node']).default('auto'),
     inactivityTimeoutSeconds: z.number().positive().nullable().default(null),
   })
   .superRefine((m, ctx) => {

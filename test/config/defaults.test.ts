@@ -32,6 +32,7 @@ describe('defaultConfig', () => {
         portsPerCall: 8,
         maxCalls: 1000,
         transcode: false,
+        relayEngine: 'auto',
         inactivityTimeoutSeconds: null,
       },
       routing: { routes: [{ match: '^.*$', target: 'sip:127.0.0.1:5070' }], noAnswerTimeoutSeconds: 60 },

@@ -114,6 +114,11 @@ describe('Dockerfile', () => {
     const build = runs(stage(dockerfile, 'build').instructions);
     expect(build.some((r) => /\bnpm ci\b/.test(r) && !r.includes('--omit=dev'))).toBe(true);
     expect(build.some((r) => /\btsc -p tsconfig\.build\.json\b/.test(r))).toBe(true);
+    // The native relay is part of the image: built with a compiler the stage installs, failing without one.
+    expect(build.some((r) => /apt-get install\b.*\bgcc\b/.test(r))).toBe(true);
+    expect(build.some((r) => /REQUIRE_NATIVE=1 .*scripts\/build-native\.sh dist\/native\b/.test(r))).toBe(
+      true,
+    );
   });
 
   it('installs production dependencies only, with the same command as scripts/prod-tree.sh', () => {
@@ -223,6 +228,8 @@ describe('.dockerignore', () => {
     const required = [
       ...copied,
       'tsconfig.build.json',
+      'scripts/build-native.sh',
+      'pbx/media/relay/native/relay.c',
       ...(tsconfig.extends === undefined ? [] : [tsconfig.extends.replace(/^\.\//, '')]),
       ...(tsconfig.include ?? []),
     ];

@@ -190,6 +190,8 @@ describe('production tree (scripts/prod-tree.sh, mirrors the Dockerfile)', () =>
     const metrics = await fetch(`http://127.0.0.1:${portOf(ready, 'metrics')}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toMatch(/^sippbx_calls_active \d+$/m);
+    // dist/native/sippbx-relay.node travels with dist/: the image relays on the native engine.
+    expect(ready['relayEngine']).toBe('native');
 
     started.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;

@@ -12,8 +12,9 @@ import {
   MediaBindError,
   MediaSessionError,
   openMediaSession,
+  relayTotals,
 } from '../../pbx/media/relay/index.js';
-import type { MediaSession, RelayCounters, RelayLine } from '../../pbx/media/relay/index.js';
+import type { MediaLine, MediaSession, RelayCounters, RelayEngine } from '../../pbx/media/relay/index.js';
 
 const HOST = '127.0.0.1';
 
@@ -103,6 +104,9 @@ function rtcp(n: number, ssrc = 0x55667788): Buffer {
 const base = 21000 + (process.pid % 500) * 16;
 let pool: PortPool;
 let counters: RelayCounters;
+/** Both relay engines run the same behaviour tests; the Node engine's socket-level tests run on it alone. */
+const ENGINES: RelayEngine[] = ['node', 'native'];
+let engineUnderTest: RelayEngine = 'node';
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(() => {
@@ -119,7 +123,7 @@ afterAll(() => {
 
 async function session(options: { lines?: number; listen?: string } = {}): Promise<MediaSession> {
   counters = createRelayCounters();
-  const s = await openMediaSession(pool, { listen: HOST, counters, ...options });
+  const s = await openMediaSession(pool, { listen: HOST, counters, engine: engineUnderTest, ...options });
   cleanups.push(() => s.close());
   return s;
 }
@@ -130,7 +134,7 @@ async function endpoint(host = HOST): Promise<Endpoint> {
   return e;
 }
 
-function line0(s: MediaSession): RelayLine {
+function line0(s: MediaSession): MediaLine {
   const line = s.line(0);
   if (line === undefined) throw new Error('line 0 is not open');
   return line;
@@ -138,7 +142,7 @@ function line0(s: MediaSession): RelayLine {
 
 /** A call's two parties, each with separate RTP and RTCP sockets, told to the relay through setRemote. */
 async function twoParties(
-  line: RelayLine,
+  line: MediaLine,
 ): Promise<{ aRtp: Endpoint; aRtcp: Endpoint; bRtp: Endpoint; bRtcp: Endpoint }> {
   const [aRtp, aRtcp, bRtp, bRtcp] = await Promise.all([endpoint(), endpoint(), endpoint(), endpoint()]);
   line.setRemote('a', { address: HOST, rtpPort: aRtp.port, rtcpPort: aRtcp.port, rtcpMux: false });
@@ -146,7 +150,11 @@ async function twoParties(
   return { aRtp, aRtcp, bRtp, bRtcp };
 }
 
-describe('relay: forwarding', () => {
+describe.each(ENGINES)('relay (%s engine): forwarding', (engine) => {
+  beforeAll(() => {
+    engineUnderTest = engine;
+  });
+
   it('binds line 0 on block ports +0..+3 in A-RTP, A-RTCP, B-RTP, B-RTCP order', async () => {
     const s = await session({ lines: 2 });
     expect(line0(s).ports).toEqual({
@@ -191,7 +199,7 @@ describe('relay: forwarding', () => {
     expect(line.counters.rtpPackets).toEqual({ 'a-to-b': 200, 'b-to-a': 200 });
     expect(line.counters.rtpBytes).toEqual({ 'a-to-b': 200 * 172, 'b-to-a': 200 * 172 });
     expect(line.counters.rtcpPackets).toEqual({ 'a-to-b': 50, 'b-to-a': 50 });
-    expect(counters.rtpPackets).toEqual({ 'a-to-b': 200, 'b-to-a': 200 });
+    expect(relayTotals(counters).rtpPackets).toEqual({ 'a-to-b': 200, 'b-to-a': 200 });
     expect(s.counters().rtcpBytes).toEqual({ 'a-to-b': 600, 'b-to-a': 600 });
     expect(s.rtpReceived()).toBe(400);
   });
@@ -233,7 +241,7 @@ describe('relay: forwarding', () => {
     );
     expect(aRtp.received.map((r) => r.data.readUInt32BE(8))).toEqual([0xb, 0xb]);
     expect(line.counters.dropped['foreign-source']).toBe(200);
-    expect(counters.dropped['foreign-source']).toBe(200);
+    expect(relayTotals(counters).dropped['foreign-source']).toBe(200);
     expect(attacker.received).toHaveLength(0);
     expect(line.remote('a')).toEqual({ address: HOST, port: aRtp.port, latched: true });
   });
@@ -403,12 +411,17 @@ describe('relay: forwarding', () => {
   });
 });
 
-describe('relay: session lifecycle', () => {
+describe.each(ENGINES)('relay (%s engine): session lifecycle', (engine) => {
+  beforeAll(() => {
+    engineUnderTest = engine;
+  });
+
   it('close() twice is fine, frees the sockets and returns the block once', async () => {
     const before = pool.inUse();
     let closed = 0;
     const block = pool.reserve();
     const s = await createMediaSession({
+      engine: engineUnderTest,
       block,
       listen: HOST,
       lines: 2,
@@ -452,10 +465,12 @@ describe('relay: session lifecycle', () => {
   it('a line opening when the session closes is closed, not leaked', async () => {
     const block = pool.reserve();
     cleanups.push(() => Promise.resolve(pool.release(block)));
-    const s = await createMediaSession({ block, listen: HOST, lines: 0 });
+    const s = await createMediaSession({ engine: engineUnderTest, block, listen: HOST, lines: 0 });
     const opening = s.openLine(1);
     const closing = s.close();
-    await expect(opening).rejects.toThrow(/closed while line 1 was opening/);
+    if (engine === 'node') await expect(opening).rejects.toThrow(/closed while line 1 was opening/);
+    // The native engine binds synchronously: the line is open before close() starts, and close() closes it.
+    else expect((await opening).index).toBe(1);
     await closing;
     const again = await bindAt(block.start + 4);
     await new Promise<void>((r) => again.close(() => r()));
@@ -463,17 +478,18 @@ describe('relay: session lifecycle', () => {
 
   it('rejects a listen address that is not an IP literal', async () => {
     await expect(
-      createMediaSession({ block: { start: base, size: 8 }, listen: 'localhost' }),
+      createMediaSession({ engine: engineUnderTest, block: { start: base, size: 8 }, listen: 'localhost' }),
     ).rejects.toBeInstanceOf(MediaSessionError);
   });
 
-  it('creates its sockets through the injected factory', async () => {
+  it('creates its sockets through the injected factory (Node engine)', async () => {
     let created = 0;
     const s = await session({ lines: 1 });
     await s.close();
     const block = pool.reserve();
     cleanups.push(() => Promise.resolve(pool.release(block)));
     const t = await createMediaSession({
+      engine: 'node',
       block,
       listen: HOST,
       lines: 2,
@@ -485,10 +501,15 @@ describe('relay: session lifecycle', () => {
 });
 
 describe('relay: send and socket errors', () => {
+  beforeAll(() => {
+    engineUnderTest = 'node';
+  });
+
   it('counts send failures and socket errors of the relay sockets as drops instead of throwing', async () => {
     const sockets: Socket[] = [];
     const block = pool.reserve();
     const s = await createMediaSession({
+      engine: engineUnderTest,
       block,
       listen: HOST,
       connectedFlows: false, // every send from the relay sockets, whose send() is replaced below
@@ -523,11 +544,16 @@ describe('relay: send and socket errors', () => {
 });
 
 describe('relay: connected flows (SO_REUSEPORT)', () => {
+  beforeAll(() => {
+    engineUnderTest = 'node';
+  });
+
   it('sends a latched RTP flow from a socket connected to it, on the same port; RTCP flows keep theirs', async () => {
     let created = 0;
     let connectedSends = 0;
     const block = pool.reserve();
     const s = await createMediaSession({
+      engine: engineUnderTest,
       block,
       listen: HOST,
       connectedFlows: true,
@@ -662,7 +688,12 @@ describe('relay: connected flows (SO_REUSEPORT)', () => {
   it('frees every port on close, also while connected sockets are open or opening', async () => {
     for (const wait of [true, false]) {
       const block = pool.reserve();
-      const s = await createMediaSession({ block, listen: HOST, onClose: () => pool.release(block) });
+      const s = await createMediaSession({
+        engine: engineUnderTest,
+        block,
+        listen: HOST,
+        onClose: () => pool.release(block),
+      });
       const line = line0(s);
       const { aRtp, bRtp } = await twoParties(line);
       aRtp.send(rtp(0), line.ports.a.rtp);
@@ -682,6 +713,7 @@ describe('relay: connected flows (SO_REUSEPORT)', () => {
       let n = 0;
       const block = pool.reserve();
       const s = await createMediaSession({
+        engine: engineUnderTest,
         block,
         listen: HOST,
         onClose: () => pool.release(block),
@@ -714,7 +746,11 @@ describe('relay: connected flows (SO_REUSEPORT)', () => {
   });
 });
 
-describe('relay: bind failures and the pool', () => {
+describe.each(ENGINES)('relay (%s engine): bind failures and the pool', (engine) => {
+  beforeAll(() => {
+    engineUnderTest = engine;
+  });
+
   it('quarantines a block whose port another process holds and opens the next one', async () => {
     const start = base + 1600;
     const local = createPortPool({ start, end: start + 24, clock: fakeClock() });
@@ -740,7 +776,7 @@ describe('relay: bind failures and the pool', () => {
       Promise.all(blockers.map((b) => new Promise<void>((r) => b.close(() => r())))).then(() => {}),
     );
     await expect(
-      createMediaSession({ block: { start, size: 8 }, listen: HOST, lines: 2 }),
+      createMediaSession({ engine: engineUnderTest, block: { start, size: 8 }, listen: HOST, lines: 2 }),
     ).rejects.toMatchObject({
       code: 'PBX_ERR_MEDIA_BIND',
       port: start + 4,
@@ -763,7 +799,11 @@ describe('relay: bind failures and the pool', () => {
   });
 });
 
-describe('relay: media inactivity', () => {
+describe.each(ENGINES)('relay (%s engine): media inactivity', (engine) => {
+  beforeAll(() => {
+    engineUnderTest = engine;
+  });
+
   it('reports a session with no RTP either way once, on the fake clock', async () => {
     const clock = fakeClock();
     const inactive: MediaSession[] = [];
@@ -823,6 +863,6 @@ async function waitUntil(check: () => boolean): Promise<void> {
 }
 
 /** Resolves once a party's RTP flow sends from a connected socket. */
-function waitConnected(line: RelayLine, side: 'a' | 'b'): Promise<void> {
+function waitConnected(line: MediaLine, side: 'a' | 'b'): Promise<void> {
   return waitUntil(() => line.connected(side));
 }

@@ -2,8 +2,10 @@ import type { RemoteInfo, Socket } from 'node:dgram';
 import { Flow } from './flow.js';
 import type { FlowHost } from './flow.js';
 import { checkPort, sendAddress } from './peer.js';
+import { applyTransform } from './transform.js';
 import { MALFORMED, muxedKind, RTCP, rtcpKind, rtpKind } from './rtp.js';
 import { createRelayCounters } from './counters.js';
+import type { LinePorts, MediaLine } from './media-line.js';
 import type {
   Direction,
   DirectionCounts,
@@ -29,22 +31,16 @@ class Leg {
   ) {}
 }
 
-/** Local ports of one media line: the A-facing and B-facing RTP/RTCP pairs. */
-export interface LinePorts {
-  readonly a: { readonly rtp: number; readonly rtcp: number };
-  readonly b: { readonly rtp: number; readonly rtcp: number };
-}
-
 /** Sockets of one line in block order: A-RTP, A-RTCP, B-RTP, B-RTCP. */
 export type LineSockets = readonly [Socket, Socket, Socket, Socket];
 
 /**
- * The relay for one media line (one `m=`): packets received from A on the A-facing sockets leave the
+ * The Node engine's relay for one media line (one `m=`): packets received from A on the A-facing sockets leave the
  * B-facing sockets towards B, and back. The hot path allocates nothing and logs nothing: a packet is
  * checked, its source compared with the latched one, and the very same Buffer is sent on — once the
  * destination's RTP flow has latched, out of a socket connected to it (flow.ts).
  */
-export class RelayLine {
+export class RelayLine implements MediaLine {
   /** Media line index within the session (0 = first `m=`). */
   readonly index: number;
   /** Counters of this line alone. */
@@ -216,13 +212,4 @@ function count(counts: DirectionCounts, direction: Direction, n: number): void {
 
 function legPorts(leg: Leg): { rtp: number; rtcp: number } {
   return { rtp: leg.rtp.socket.address().port, rtcp: leg.rtcp.socket.address().port };
-}
-
-/** Runs a transform; one that throws drops the packet instead of taking the process down. */
-function applyTransform(transform: PacketTransform, packet: Buffer): Buffer | null {
-  try {
-    return transform(packet);
-  } catch {
-    return null;
-  }
 }

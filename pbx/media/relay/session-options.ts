@@ -2,6 +2,9 @@ import type { Clock } from '../../core/clock.js';
 import type { MediaSession } from './session.js';
 import type { MediaSocketFactory, RelayCounters } from './types.js';
 
+/** Which relay forwards packets (`media.relayEngine`): the native addon, the Node one, or native when built. */
+export type RelayEngine = 'auto' | 'native' | 'node';
+
 /** Options of createMediaSession. */
 export interface MediaSessionOptions {
   /** The call's port block (a PortBlock from the pool fits): line i binds start + 4i … start + 4i + 3. */
@@ -12,7 +15,9 @@ export interface MediaSessionOptions {
   readonly lines?: number;
   /** Identifier for logs; default derived from the block. */
   readonly id?: string;
-  /** Socket factory; default node:dgram. */
+  /** Relay engine; default `auto` (native when its addon is built). The socket options below are the Node engine's. */
+  readonly engine?: RelayEngine;
+  /** Socket factory of the Node engine; default node:dgram. */
   readonly socketFactory?: MediaSocketFactory;
   /**
    * Bind relay ports with SO_REUSEPORT and give each latched RTP flow a socket connected to its source, so a

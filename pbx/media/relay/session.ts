@@ -6,8 +6,11 @@ import { MediaSessionError } from './errors.js';
 import { InactivityMonitor } from './inactivity.js';
 import { RelayLine } from './line.js';
 import type { LineSockets } from './line.js';
+import type { MediaLine } from './media-line.js';
+import { openNativeLine } from './native-line.js';
+import { loadNativeRelay } from './native.js';
 import { bindConsecutive, connectedFlowsByDefault, dgramSocketFactory } from './sockets.js';
-import type { MediaSessionOptions } from './session-options.js';
+import type { MediaSessionOptions, RelayEngine } from './session-options.js';
 import type { MediaSocketFactory, RelayCounters } from './types.js';
 
 /** Ports per media line: A-RTP, A-RTCP, B-RTP, B-RTCP. */
@@ -32,9 +35,11 @@ export class MediaSession {
   readonly #family: 4 | 6;
   readonly #factory: MediaSocketFactory;
   readonly #connectedFlows: boolean;
+  /** Which relay runs this session's lines. */
+  readonly engine: 'native' | 'node';
   readonly #aggregate: RelayCounters;
-  readonly #lines = new Map<number, RelayLine>();
-  readonly #opening = new Map<number, Promise<RelayLine>>();
+  readonly #lines = new Map<number, MediaLine>();
+  readonly #opening = new Map<number, Promise<MediaLine>>();
   readonly #monitor: InactivityMonitor;
   readonly #onClose: (() => void) | undefined;
   #closing: Promise<void> | undefined;
@@ -62,6 +67,7 @@ export class MediaSession {
     this.#family = family === 6 ? 6 : 4;
     this.#factory = options.socketFactory ?? dgramSocketFactory;
     this.#connectedFlows = options.connectedFlows ?? connectedFlowsByDefault;
+    this.engine = resolveRelayEngine(options.engine ?? 'auto');
     this.#aggregate = options.counters ?? createRelayCounters();
     this.#onClose = options.onClose;
     const onInactive = options.onInactive;
@@ -80,17 +86,17 @@ export class MediaSession {
   }
 
   /** The line for `m=` number `index`, if open. */
-  line(index: number): RelayLine | undefined {
+  line(index: number): MediaLine | undefined {
     return this.#lines.get(index);
   }
 
   /** Open lines in index order. */
-  lines(): RelayLine[] {
+  lines(): MediaLine[] {
     return [...this.#lines.values()].sort((x, y) => x.index - y.index);
   }
 
   /** Opens the line for `m=` number `index` on block ports +4·index … +4·index+3 (a re-INVITE adding video). */
-  openLine(index: number): Promise<RelayLine> {
+  openLine(index: number): Promise<MediaLine> {
     if (this.closed) return Promise.reject(new MediaSessionError(`media session ${this.id} is closed`));
     if (!Number.isInteger(index) || index < 0 || index >= this.#maxLines) {
       return Promise.reject(
@@ -128,17 +134,24 @@ export class MediaSession {
     return this.#shutdown(true);
   }
 
-  async #bindLine(index: number): Promise<RelayLine> {
+  async #bindLine(index: number): Promise<MediaLine> {
     const first = this.basePort + index * PORTS_PER_LINE;
+    if (this.engine === 'native') {
+      const options = { index, family: this.#family, listen: this.#listen, firstPort: first };
+      return this.#adopt(openNativeLine({ ...options, aggregate: this.#aggregate }));
+    }
     const connected = this.#connectedFlows;
     const sockets = await bindConsecutive(this.#factory, this.#listen, first, PORTS_PER_LINE, connected);
     const factory = connected ? this.#factory : undefined;
-    const line = new RelayLine(index, this.#family, toQuad(sockets), this.#aggregate, factory);
+    return this.#adopt(new RelayLine(index, this.#family, toQuad(sockets), this.#aggregate, factory));
+  }
+
+  async #adopt(line: MediaLine): Promise<MediaLine> {
     if (this.closed) {
       await line.close();
-      throw new MediaSessionError(`media session ${this.id} closed while line ${index} was opening`);
+      throw new MediaSessionError(`media session ${this.id} closed while line ${line.index} was opening`);
     }
-    this.#lines.set(index, line);
+    this.#lines.set(line.index, line);
     return line;
   }
 
@@ -161,4 +174,16 @@ function toQuad(sockets: readonly Socket[]): LineSockets {
     throw new MediaSessionError(`a media line needs ${PORTS_PER_LINE} sockets, got ${sockets.length}`);
   }
   return [aRtp, aRtcp, bRtp, bRtcp];
+}
+
+/**
+ * The engine a session runs on: `auto` is the native relay when its addon is loaded (Linux, built by
+ * `make build`), else the Node one; `native` fails with the reason when the addon is unavailable.
+ */
+export function resolveRelayEngine(engine: RelayEngine): 'native' | 'node' {
+  if (engine === 'node') return 'node';
+  const load = loadNativeRelay();
+  if (load.ok) return 'native';
+  if (engine === 'native') throw new MediaSessionError(`media.relayEngine is native, but ${load.reason}`);
+  return 'node';
 }
