@@ -88,6 +88,15 @@ function rtp(
   return packet;
 }
 
+/** A 20-byte STUN Binding Request (RFC 5389 §6), as Linphone sends to media ports. */
+function stunBindingRequest(): Buffer {
+  const packet = Buffer.alloc(20);
+  packet.writeUInt16BE(0x0001, 0);
+  packet.writeUInt32BE(0x2112a442, 4);
+  packet.write('0123456789ab', 8, 'latin1');
+  return packet;
+}
+
 /** An RTCP receiver report without report blocks (RFC 3550 §6.4.2), tagged by `n` in an extra word. */
 function rtcp(n: number, ssrc = 0x55667788): Buffer {
   const packet = Buffer.alloc(12);
@@ -312,6 +321,8 @@ describe.each(ENGINES)('relay (%s engine): forwarding', (engine) => {
     junk.send(Buffer.alloc(40, 0x40), line.ports.a.rtp); // version 1
     junk.send(Buffer.from([0x80, 201, 0, 1]), line.ports.a.rtcp); // RTCP shorter than 8
     junk.send(Buffer.alloc(40, 0xc0), line.ports.a.rtcp); // RTCP version 3
+    junk.send(stunBindingRequest(), line.ports.a.rtp); // a softphone's STUN keep-alive (RFC 5389)
+    junk.send(stunBindingRequest(), line.ports.a.rtcp);
     a.send(rtp(1), line.ports.a.rtp); // B unknown: no destination
     a.send(rtcp(1), line.ports.a.rtcp);
     // B's SDP is on hold (c=0.0.0.0), so still nothing to send to; a packet from B to A fences the above.
@@ -319,7 +330,7 @@ describe.each(ENGINES)('relay (%s engine): forwarding', (engine) => {
     expect(line.remote('b').port).toBe(0);
     b.send(rtp(2), line.ports.b.rtp);
     await a.waitFor(1);
-    expect(line.counters.dropped).toMatchObject({ malformed: 4, 'no-destination': 2 });
+    expect(line.counters.dropped).toMatchObject({ malformed: 4, stun: 2, 'no-destination': 2 });
     expect(line.remote('a')).toEqual({ address: HOST, port: a.port, latched: true });
     expect(line.counters.rtpPackets['a-to-b']).toBe(0);
     // B latched from its first packet, so A's stream flows now.

@@ -3,7 +3,7 @@ import { Flow } from './flow.js';
 import type { FlowHost } from './flow.js';
 import { checkPort, sendAddress } from './peer.js';
 import { applyTransform } from './transform.js';
-import { MALFORMED, muxedKind, RTCP, rtcpKind, rtpKind } from './rtp.js';
+import { isStun, MALFORMED, muxedKind, RTCP, rtcpKind, rtpKind } from './rtp.js';
 import { createRelayCounters } from './counters.js';
 import type { LinePorts, MediaLine } from './media-line.js';
 import type {
@@ -140,7 +140,7 @@ export class RelayLine implements MediaLine {
 
   #onRtpSocket(from: Leg, to: Leg, packet: Buffer, rinfo: RemoteInfo): void {
     const kind = from.rtcpMux ? muxedKind(packet) : rtpKind(packet);
-    if (kind === MALFORMED) return this.#drop('malformed');
+    if (kind === MALFORMED) return this.#drop(isStun(packet) ? 'stun' : 'malformed');
     if (!from.rtp.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
     if (kind === RTCP) return this.#forwardRtcp(from.direction, to, packet);
     this.#rtpReceived++;
@@ -148,7 +148,7 @@ export class RelayLine implements MediaLine {
   }
 
   #onRtcpSocket(from: Leg, to: Leg, packet: Buffer, rinfo: RemoteInfo): void {
-    if (rtcpKind(packet) === MALFORMED) return this.#drop('malformed');
+    if (rtcpKind(packet) === MALFORMED) return this.#drop(isStun(packet) ? 'stun' : 'malformed');
     if (!from.rtcp.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
     this.#forwardRtcp(from.direction, to, packet);
   }

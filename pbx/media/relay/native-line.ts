@@ -17,8 +17,8 @@ import type {
 } from './types.js';
 
 /** Slots of the addon's counter array (relay.c `C_*`). */
-const SLOTS = 15;
-const RTP_RECEIVED = 14;
+const SLOTS = 16;
+const RTP_RECEIVED = 15;
 const TRANSFORM_DROP = DROP_REASONS.indexOf('transform');
 
 /** Open native lines by id, so packets the addon hands to JS (transcoding) find their line. */

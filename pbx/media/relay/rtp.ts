@@ -21,6 +21,17 @@ export function rtcpKind(packet: Buffer): PacketKind {
   return packet.length >= RTCP_HEADER_BYTES && (packet[0] ?? 0) >>> 6 === 2 ? RTCP : MALFORMED;
 }
 
+/** STUN's magic cookie (RFC 5389 §6), bytes 4-7 of every STUN message. */
+const STUN_MAGIC_COOKIE = 0x2112a442;
+
+/**
+ * A STUN message (RFC 5389 §6; RFC 7983 §7 demultiplexing: first byte 0-3): the relay is no ICE agent, so
+ * such packets (e.g. a softphone's keep-alive Binding Requests) are dropped, counted apart from junk.
+ */
+export function isStun(packet: Buffer): boolean {
+  return packet.length >= 20 && (packet[0] ?? 4) < 4 && packet.readUInt32BE(4) === STUN_MAGIC_COOKIE;
+}
+
 /**
  * Demultiplexes RTP and RTCP sharing a port (RFC 5761 §4): the second byte of RTCP is its packet type
  * 192–223, which as an RTP marker+payload type byte would mean payload types 64–95, kept free for this.

@@ -8,7 +8,7 @@ export type Direction = 'a-to-b' | 'b-to-a';
 
 /** Why the relay dropped a packet (label of `sippbx_rtp_dropped_total{reason}`). */
 export type DropReason =
-  'malformed' | 'foreign-source' | 'no-destination' | 'transform' | 'send-error' | 'socket-error';
+  'malformed' | 'foreign-source' | 'no-destination' | 'transform' | 'send-error' | 'socket-error' | 'stun';
 
 /** Every drop reason, for metrics layers that pre-register label values. */
 export const DROP_REASONS: readonly DropReason[] = [
@@ -18,6 +18,7 @@ export const DROP_REASONS: readonly DropReason[] = [
   'transform',
   'send-error',
   'socket-error',
+  'stun',
 ];
 
 /** A counter per direction. */

@@ -5,7 +5,7 @@
  * on top of the kernel's recvmsg/sendmsg; that is about as much as rtpengine's whole userspace cost
  * (docs/benchmarks.md "RTP relay"). Here one thread per Node environment waits in epoll on every relay
  * socket and forwards a packet with one recvmmsg and one sendto, never entering JS. See
- * docs/adr/0006-native-relay.md.
+ * docs/adr/0004-native-relay.md.
  *
  * Semantics are those of line.ts (the Node engine) and must stay so: per media line an A-facing and a
  * B-facing RTP/RTCP socket pair; a party's flow starts at its SDP address and latches to the first
@@ -41,12 +41,12 @@ enum {
   C_RTCP_PACKETS = 4,
   C_RTCP_BYTES = 6,
   C_DROPPED = 8, /* + drop reason, in types.ts DROP_REASONS order */
-  C_RTP_RECEIVED = 14,
-  C_COUNT = 15
+  C_RTP_RECEIVED = 15,
+  C_COUNT = 16
 };
 
 /* types.ts DROP_REASONS order. */
-enum { D_MALFORMED, D_FOREIGN, D_NO_DESTINATION, D_TRANSFORM, D_SEND_ERROR, D_SOCKET_ERROR };
+enum { D_MALFORMED, D_FOREIGN, D_NO_DESTINATION, D_TRANSFORM, D_SEND_ERROR, D_SOCKET_ERROR, D_STUN };
 
 enum { FLOW_RTP = 0, FLOW_RTCP = 1 };
 enum { KIND_MALFORMED = 0, KIND_RTP = 1, KIND_RTCP = 2 };
@@ -134,6 +134,11 @@ static int muxed_kind(const unsigned char *p, size_t n) {
   return rtp_kind(p, n);
 }
 
+/* A STUN message (RFC 5389 §6, RFC 7983 §7): first byte 0-3 and the magic cookie; dropped as `stun`. */
+static int is_stun(const unsigned char *p, size_t n) {
+  return n >= 20 && p[0] < 4 && p[4] == 0x21 && p[5] == 0x12 && p[6] == 0xa4 && p[7] == 0x42;
+}
+
 /* ---- peers -------------------------------------------------------------------------------------- */
 
 static int same_source(const struct peer *peer, const struct sockaddr_storage *src) {
@@ -210,7 +215,7 @@ static void relay_one(struct line *line, int from, int flow, const unsigned char
   int kind;
   if (flow == FLOW_RTCP) kind = rtcp_kind(data, len);
   else kind = leg->rtcp_mux ? muxed_kind(data, len) : rtp_kind(data, len);
-  if (kind == KIND_MALFORMED) return drop(line, D_MALFORMED);
+  if (kind == KIND_MALFORMED) return drop(line, is_stun(data, len) ? D_STUN : D_MALFORMED);
   if (!accept_source(&leg->peer[flow], src, src_len)) return drop(line, D_FOREIGN);
   if (kind == KIND_RTCP) return forward_rtcp(line, from, data, len);
   line->count[C_RTP_RECEIVED]++;
@@ -626,7 +631,7 @@ static napi_value count_drop(napi_env env, napi_callback_info info) {
   struct line *line = argc < 2 ? NULL : line_arg(env, argv[0]);
   if (line == NULL) return NULL;
   int32_t reason;
-  if (!int_arg(env, argv[1], &reason) || reason < 0 || reason > D_SOCKET_ERROR)
+  if (!int_arg(env, argv[1], &reason) || reason < 0 || reason > D_STUN)
     return throw_type(env, "drop(line, reason)");
   pthread_mutex_lock(&line->mu);
   drop(line, reason);
@@ -634,7 +639,7 @@ static napi_value count_drop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* counters(line, into: Float64Array(15)): copies the line's counters (C_* order). */
+/* counters(line, into: Float64Array(16)): copies the line's counters (C_* order). */
 static napi_value counters(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -646,7 +651,7 @@ static napi_value counters(napi_env env, napi_callback_info info) {
   void *data = NULL;
   if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
       type != napi_float64_array || length < C_COUNT)
-    return throw_type(env, "counters(line, Float64Array(15))");
+    return throw_type(env, "counters(line, Float64Array(16))");
   double *out = data;
   pthread_mutex_lock(&line->mu);
   for (int i = 0; i < C_COUNT; i++) out[i] = (double)line->count[i];
