@@ -152,6 +152,11 @@ describe('native relay: lifecycle under traffic', () => {
     await spray;
     await new Promise<void>((r) => again.close(() => r()));
     expect(line.counters.rtpPackets['a-to-b']).toBeGreaterThanOrEqual(50);
+    // A closed line still answers from what it knew (the addon's memory is gone by now).
+    expect(line.remote('a')).toEqual({ address: HOST, port: a.address().port, latched: true });
+    expect(line.remote('b', 'rtcp')).toEqual({ address: HOST, port: b.address().port + 1, latched: false });
+    expect(() => line.setTransform('a-to-b', (p) => p)).not.toThrow();
+    line.setRemote('a', { address: HOST, rtpPort: 1, rtcpMux: false }); // ignored once closed
   });
 
   it('opens and closes 200 lines on the same ports while traffic flows, counting every line into the aggregate', async () => {

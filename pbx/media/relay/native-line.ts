@@ -91,6 +91,8 @@ export class NativeRelayLine implements MediaLine {
   readonly #transforms: Record<Side, PacketTransform | undefined> = { a: undefined, b: undefined };
   readonly #detach: () => void;
   #closing: Promise<void> | undefined;
+  /** Peers by leg·2 + flow, taken at close; the handle must not be used after that. */
+  #lastPeers: PeerAddress[] | undefined;
 
   constructor(native: NativeEngine, id: number, handle: NativeHandle, options: NativeLineOptions) {
     this.#engine = native;
@@ -126,11 +128,11 @@ export class NativeRelayLine implements MediaLine {
   }
 
   remote(side: Side, flow: 'rtp' | 'rtcp' = 'rtp'): PeerAddress {
-    const [address, port, latched] = this.#engine.binding.remote(
-      this.#handle,
-      leg(side),
-      flow === 'rtp' || this.#mux[side] ? 0 : 1,
-    );
+    const index = leg(side) * 2 + (flow === 'rtp' || this.#mux[side] ? 0 : 1);
+    // After close the addon may have freed the line: answer from the snapshot close() took.
+    const closed = this.#lastPeers?.[index];
+    if (closed !== undefined) return closed;
+    const [address, port, latched] = this.#engine.binding.remote(this.#handle, index >> 1, index & 1);
     return { address, port, latched };
   }
 
@@ -153,6 +155,10 @@ export class NativeRelayLine implements MediaLine {
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#read();
+    this.#lastPeers = [0, 1, 2, 3].map((i) => {
+      const [address, port, latched] = this.#engine.binding.remote(this.#handle, i >> 1, i & 1);
+      return { address, port, latched };
+    });
     this.#engine.binding.close(this.#handle);
     this.#engine.lines.delete(this.#id);
     this.#closing = Promise.resolve();

@@ -349,7 +349,10 @@ static void stop_thread(void *arg) {
   engine->started = 0;
 }
 
-/* Instance-data finalizer: the environment is going away; lines still open are closed here. */
+/*
+ * Instance-data finalizer: the environment is going away. Lines JS never closed (every owner closes its
+ * lines; process exit is the only other way out) keep their sockets until the process ends.
+ */
 static void free_engine(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
