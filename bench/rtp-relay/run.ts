@@ -2,15 +2,19 @@
  * RTP relay benchmark: the same generator load through the sippbx relay and through rtpengine (userspace),
  * in the same run, generator and relay pinned to different cores. See docs/benchmarks.md "RTP relay".
  * Usage: node dist/bench/rtp-relay/run.js [--streams 500,1000,2000] [--seconds 20] [--warmup 2]
- *          [--targets direct,sippbx,rtpengine[,sippbx-unconnected,node-floor]] [--relay-cpus 1]
- *          [--generator-cpus 0]
+ *          [--targets direct,sippbx,rtpengine[,sippbx-node,sippbx-unconnected,node-floor]] [--relay-cpus 1]
+ *          [--generator c|node] [--tick-ms MS] [--generator-cpus 0]
  *          [--rtpengine-threads 1|default] [--repeat 1] [--budget-minutes 9.5] [--quiet-pct 15]
  *          [--profile DIR] [--json FILE]
  * Before each measurement it waits (up to 20 s) for a second with every CPU under --quiet-pct busy; with
  * --repeat R each case runs R times (while the budget lasts) and the table keeps the quietest run.
  * A stream is one direction of a call: N streams = N/2 two-way calls, 50 packets/s each way.
+ * The generator is generator.c by default (compiled here with cc when its binary is missing or older than
+ * the source; kernel receive timestamps, 0.1 ms send ticks: a latency floor far below the relays'), or
+ * generator.ts with --generator node; both speak the same JSON lines and report the same fields.
  */
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { JsonChild } from './lines.js';
@@ -30,9 +34,13 @@ const USAGE = `Usage: node dist/bench/rtp-relay/run.js [options]
   --streams 500,1000,2000     one-way streams per case (even; N/2 two-way calls at 50 packets/s each way)
   --seconds 20 --warmup 2     measured window and warm-up per case
   --targets direct,sippbx,rtpengine
-                              also: sippbx-unconnected (sippbx without connected flows), node-floor
+                              sippbx is the native relay engine; also: sippbx-node (the Node engine),
+                              sippbx-unconnected (Node engine without connected flows), node-floor
   --relay-cpus 1 --generator-cpus 0
                               taskset CPU lists of the relay and the generator
+  --generator c               c: generator.c, built with cc (Debian package gcc) into dist/ when stale;
+                              node: generator.ts (its floor is ~1 ms p99 at 2,000 streams)
+  --tick-ms MS                the generator's send tick (default: c 0.1, node 1)
   --rtpengine-threads 1       rtpengine --num-threads, or "default"
   --repeat 1                  rounds (1-5) while --budget-minutes 9.5 lasts; the table keeps the quietest
   --quiet-pct 15              wait (up to 20 s) for a second with every CPU under this busy % before a case
@@ -57,10 +65,14 @@ const quietPct = Number(arg('quiet-pct', '15'));
 const repeat = Number(arg('repeat', '1'));
 const budgetMinutes = Number(arg('budget-minutes', '9.5'));
 const jsonFile = process.argv.includes('--json') ? arg('json', 'rtp-relay.json') : undefined;
+const generatorKind = arg('generator', 'c');
+const tickMs = process.argv.includes('--tick-ms') ? arg('tick-ms', '1') : undefined;
 
 /** One measured row. */
 interface Row {
   target: string;
+  /** Which load generator measured it: "c" (generator.c) or "node" (generator.ts). */
+  generator: string;
   streams: number;
   scheduled: number;
   sent: number;
@@ -93,12 +105,55 @@ interface GeneratorResult {
   elu: number;
 }
 
+/** Where run.ts builds generator.c: next to this file in dist/. */
+const generatorBinary = join(here, 'generator-c');
+/** dist/bench/rtp-relay/run.js -> bench/rtp-relay/generator.c. */
+const generatorSource = join(here, '..', '..', '..', 'bench', 'rtp-relay', 'generator.c');
+
+/** The generator's command line before its own flags. */
+function generatorCommand(): string[] {
+  return generatorKind === 'node' ? [process.execPath, join(here, 'generator.js')] : [generatorBinary];
+}
+
+/** Compiles generator.c when its binary is missing or older than the source; never falls back to Node. */
+function buildGenerator(): void {
+  let sourceMs: number;
+  try {
+    sourceMs = statSync(generatorSource).mtimeMs;
+  } catch {
+    throw new Error(`--generator c needs ${generatorSource} (the source tree next to dist/)`);
+  }
+  const binaryMs = statSync(generatorBinary, { throwIfNoEntry: false })?.mtimeMs;
+  if (binaryMs !== undefined && binaryMs >= sourceMs) return;
+  const cc = findExecutable('cc');
+  if (cc === undefined) {
+    throw new Error(
+      'cc not found: --generator c compiles bench/rtp-relay/generator.c; install Debian package gcc ' +
+        '(apt-get install gcc), or choose --generator node explicitly',
+    );
+  }
+  mkdirSync(dirname(generatorBinary), { recursive: true });
+  // Built under a temporary name and renamed: a failed or concurrent build never leaves half a binary.
+  const temporary = `${generatorBinary}.${process.pid}.tmp`;
+  const flags = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-Werror'];
+  execFileSync(cc, [...flags, '-o', temporary, generatorSource, '-lm'], { stdio: 'inherit' });
+  renameSync(temporary, generatorBinary);
+  console.error(`built ${generatorBinary} from ${generatorSource}`);
+}
+
 async function makeTarget(name: string): Promise<RelayTarget & { threads?: () => number }> {
   switch (name) {
     case 'direct':
       return directTarget();
     case 'sippbx':
       return sippbxTarget({ cpus: relayCpus, profileDir, script: join(here, 'relay-server.js') });
+    case 'sippbx-node':
+      return sippbxTarget({
+        cpus: relayCpus,
+        profileDir,
+        script: join(here, 'relay-server.js'),
+        engine: 'node',
+      });
     case 'sippbx-unconnected':
       return sippbxTarget({
         cpus: relayCpus,
@@ -116,7 +171,9 @@ async function makeTarget(name: string): Promise<RelayTarget & { threads?: () =>
     case 'rtpengine':
       return rtpengineTarget({ cpus: relayCpus, threads: rtpengineThreads, ngPort: 2223 });
     default:
-      throw new Error(`unknown target ${name} (direct, sippbx, sippbx-unconnected, rtpengine, node-floor)`);
+      throw new Error(
+        `unknown target ${name} (direct, sippbx, sippbx-node, sippbx-unconnected, rtpengine, node-floor)`,
+      );
   }
 }
 
@@ -140,14 +197,14 @@ async function measure(name: string, streams: number): Promise<Row> {
   const generator = new JsonChild('generator', 'taskset', [
     '-c',
     generatorCpus,
-    process.execPath,
-    join(here, 'generator.js'),
+    ...generatorCommand(),
     '--calls',
     String(calls),
     '--seconds',
     String(seconds),
     '--warmup',
     String(warmup),
+    ...(tickMs === undefined ? [] : ['--tick-ms', tickMs]),
   ]);
   const target = await makeTarget(name);
   try {
@@ -163,7 +220,11 @@ async function measure(name: string, streams: number): Promise<Row> {
     const busy = coreBusy(cores, coreTimes());
     const threads = target.threads?.();
     const result = (await generator.next('result', 15_000)) as unknown as GeneratorResult;
-    return { ...toRow(name, streams, result, before, after, threads), coreBusyPct: busy };
+    return {
+      ...toRow(name, streams, result, before, after, threads),
+      generator: generatorKind,
+      coreBusyPct: busy,
+    };
   } finally {
     await target.close();
     await generator.stop(5_000, 'SIGTERM');
@@ -177,7 +238,7 @@ function toRow(
   before: CpuSample | undefined,
   after: CpuSample | undefined,
   threads: number | undefined,
-): Omit<Row, 'coreBusyPct'> {
+): Omit<Row, 'generator' | 'coreBusyPct'> {
   const cpuUs = before !== undefined && after !== undefined ? after.cpuUs - before.cpuUs : undefined;
   const wallUs = before !== undefined && after !== undefined ? (after.atMs - before.atMs) * 1000 : undefined;
   return {
@@ -203,7 +264,11 @@ function toRow(
 
 const fmt = (v: number | undefined, digits: number): string => (v === undefined ? '-' : v.toFixed(digits));
 
-/** CPU busy in the window that is neither the relay nor the generator (other processes, unattributed kernel work). */
+/**
+ * CPU busy in the window that is neither the relay nor the generator (other processes, unattributed kernel work).
+ * With generator.c it runs negative: /proc/stat samples busy per tick and misses most of its ~10,000 short
+ * wake-ups a second, while its own CPU (getrusage) counts them; compare it only between rows of one generator.
+ */
 function otherLoad(r: Row): number {
   const busy = Object.values(r.coreBusyPct).reduce((sum, pct) => sum + pct, 0);
   return busy - (r.relayCpuPct ?? 0) - r.generatorCpuPct;
@@ -212,6 +277,7 @@ function otherLoad(r: Row): number {
 function printTable(rows: readonly Row[]): void {
   const header = [
     'target',
+    'generator',
     'streams',
     'packets sent',
     'loss %',
@@ -236,6 +302,7 @@ function printTable(rows: readonly Row[]): void {
     console.log(
       `| ${[
         name,
+        r.generator,
         r.streams,
         `${r.sent.toLocaleString('en-US')}${r.sent < r.scheduled ? ` (of ${r.scheduled.toLocaleString('en-US')})` : ''}`,
         r.lossPct.toFixed(4),
@@ -265,10 +332,10 @@ function printRatios(rows: readonly Row[]): void {
       2,
     );
   console.log(
-    '\n| streams | CPU/packet sippbx/rtpengine | p99 sippbx/rtpengine | CPU/packet sippbx/sippbx-unconnected ' +
-      '| CPU/packet sippbx/node-floor |',
+    '\n| streams | CPU/packet sippbx/rtpengine | p99 sippbx/rtpengine | CPU/packet sippbx-node/rtpengine ' +
+      '| CPU/packet sippbx/sippbx-node | CPU/packet sippbx/node-floor |',
   );
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
   for (const streams of streamCounts) {
     const ours = find('sippbx', streams);
     const theirs = find('rtpengine', streams);
@@ -277,7 +344,8 @@ function printRatios(rows: readonly Row[]): void {
     const cells = [
       cpuRatio(ours, theirs),
       fmt(p99, 2),
-      cpuRatio(ours, find('sippbx-unconnected', streams)),
+      cpuRatio(find('sippbx-node', streams), theirs),
+      cpuRatio(ours, find('sippbx-node', streams)),
       cpuRatio(ours, find('node-floor', streams)),
     ];
     console.log(`| ${streams} | ${cells.join(' | ')} |`);
@@ -295,6 +363,11 @@ async function main(): Promise<void> {
   if (!(seconds > 0 && seconds <= 120) || !(warmup >= 0 && warmup <= 30) || !(repeat >= 1 && repeat <= 5)) {
     throw new Error('--seconds must be in (0, 120], --warmup in [0, 30] and --repeat in [1, 5]');
   }
+  if (generatorKind !== 'c' && generatorKind !== 'node') throw new Error('--generator takes c or node');
+  if (tickMs !== undefined && !(Number(tickMs) >= 0.01 && Number(tickMs) <= 100)) {
+    throw new Error('--tick-ms takes a number of milliseconds in [0.01, 100]');
+  }
+  if (generatorKind === 'c') buildGenerator();
   if (targetNames.includes('rtpengine') && findExecutable('rtpengine') === undefined) {
     throw new Error(
       'rtpengine not found: install Debian package rtpengine-daemon (apt-get install rtpengine-daemon)',
@@ -302,7 +375,8 @@ async function main(): Promise<void> {
   }
   console.log(
     `node ${process.version}; ${seconds} s measured after ${warmup} s warm-up; relay on CPU ${relayCpus}, ` +
-      `generator on CPU ${generatorCpus}; rtpengine --num-threads=${rtpengineThreadsArg}; ` +
+      `generator ${generatorKind === 'c' ? 'generator.c' : 'generator.ts'} on CPU ${generatorCpus}` +
+      `${tickMs === undefined ? '' : ` (tick ${tickMs} ms)`}; rtpengine --num-threads=${rtpengineThreadsArg}; ` +
       `two-way calls, 50 packets/s per stream, 172-byte packets`,
   );
   const started = Date.now();
@@ -334,14 +408,16 @@ async function main(): Promise<void> {
   const rows = quietest(all);
   printTable(rows);
   printRatios(rows);
-  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ all, rows }, null, 2)}\n`);
+  if (jsonFile !== undefined) {
+    writeFileSync(jsonFile, `${JSON.stringify({ generator: generatorKind, all, rows }, null, 2)}\n`);
+  }
 }
 
 /** Per (target, streams), the run with the least load from outside the benchmark. */
 function quietest(all: readonly Row[]): Row[] {
   const best = new Map<string, Row>();
   for (const row of all) {
-    const key = `${row.streams}/${row.target}`;
+    const key = `${row.streams}/${row.target}/${row.generator}`;
     const current = best.get(key);
     if (current === undefined || otherLoad(row) < otherLoad(current)) best.set(key, row);
   }
