@@ -308,7 +308,7 @@ static struct engine *engine_of(napi_env env) {
   return data;
 }
 
-/* Reads argument i as a line handle; NULL (with a JS exception) when it is not a live one. */
+/* Reads a line handle; NULL (with a JS exception) when the value is not one. */
 static struct line *line_arg(napi_env env, napi_value value) {
   void *data = NULL;
   if (napi_get_value_external(env, value, &data) != napi_ok || data == NULL) {
@@ -316,6 +316,19 @@ static struct line *line_arg(napi_env env, napi_value value) {
     return NULL;
   }
   return data;
+}
+
+/*
+ * Reads the `want` arguments of a binding call whose first is a line handle; NULL (with a JS TypeError)
+ * when there are fewer or the first is not a line.
+ */
+static struct line *line_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    throw_type(env, "missing arguments to a native relay call");
+    return NULL;
+  }
+  return line_arg(env, argv[0]);
 }
 
 static int int_arg(napi_env env, napi_value value, int32_t *out) {
@@ -509,11 +522,8 @@ static napi_value open_line(napi_env env, napi_callback_info info) {
 
 /* setRemote(line, leg, address, rtpPort, rtcpPort, rtcpMux): '' address = no destination yet. */
 static napi_value set_remote(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) return throw_type(env, "setRemote(line, leg, address, rtpPort, rtcpPort, rtcpMux)");
-  struct line *line = line_arg(env, argv[0]);
+  struct line *line = line_call(env, info, 6, argv);
   if (line == NULL) return NULL;
   int32_t leg, ports[2];
   bool mux;
@@ -554,10 +564,8 @@ static napi_value set_remote(napi_env env, napi_callback_info info) {
 
 /* remote(line, leg, flow) -> [address, port, latched]; ['', 0, false] while the SDP gave no address. */
 static napi_value remote(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  struct line *line = argc < 3 ? NULL : line_arg(env, argv[0]);
+  struct line *line = line_call(env, info, 3, argv);
   if (line == NULL) return NULL;
   int32_t leg, flow;
   if (!int_arg(env, argv[1], &leg) || !int_arg(env, argv[2], &flow) || leg < 0 || leg > 1 || flow < 0 ||
@@ -592,10 +600,8 @@ static napi_value remote(napi_env env, napi_callback_info info) {
 
 /* setDivert(line, leg, on): RTP received from `leg` goes to JS's onDiverted instead of the other party. */
 static napi_value set_divert(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  struct line *line = argc < 3 ? NULL : line_arg(env, argv[0]);
+  struct line *line = line_call(env, info, 3, argv);
   if (line == NULL) return NULL;
   int32_t leg;
   bool on;
@@ -609,10 +615,8 @@ static napi_value set_divert(napi_env env, napi_callback_info info) {
 
 /* forward(line, fromLeg, packet): sends RTP (a transform's output) to the other party and counts it. */
 static napi_value forward(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  struct line *line = argc < 3 ? NULL : line_arg(env, argv[0]);
+  struct line *line = line_call(env, info, 3, argv);
   if (line == NULL) return NULL;
   int32_t leg;
   void *data = NULL;
@@ -628,10 +632,8 @@ static napi_value forward(napi_env env, napi_callback_info info) {
 
 /* drop(line, reason): counts a drop decided in JS (a transform that returned null). */
 static napi_value count_drop(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  struct line *line = argc < 2 ? NULL : line_arg(env, argv[0]);
+  struct line *line = line_call(env, info, 2, argv);
   if (line == NULL) return NULL;
   int32_t reason;
   if (!int_arg(env, argv[1], &reason) || reason < 0 || reason > D_STUN)
@@ -644,10 +646,8 @@ static napi_value count_drop(napi_env env, napi_callback_info info) {
 
 /* counters(line, into: Float64Array(16)): copies the line's counters (C_* order). */
 static napi_value counters(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  struct line *line = argc < 2 ? NULL : line_arg(env, argv[0]);
+  struct line *line = line_call(env, info, 2, argv);
   if (line == NULL) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
@@ -664,10 +664,8 @@ static napi_value counters(napi_env env, napi_callback_info info) {
 
 /* close(line): closes the four sockets now (their ports are free on return); the thread frees the rest. */
 static napi_value close_line(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  struct line *line = argc < 1 ? NULL : line_arg(env, argv[0]);
+  struct line *line = line_call(env, info, 1, argv);
   if (line == NULL) return NULL;
   struct engine *engine = line->engine;
   pthread_mutex_lock(&line->mu);
