@@ -263,7 +263,7 @@ export class CallMedia {
     if (counts === undefined) return (packet) => transcoder.transform(packet);
     return (packet) => {
       const out = transcoder.transform(packet);
-      if (out !== null) counts[direction]++;
+      if (out !== null && out.length > 0) counts[direction]++;
       return out;
     };
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeAlaw } from '../../pbx/media/codecs/g711.js';
 import { createOpusDecoder } from '../../pbx/media/codecs/opus.js';
-import { createTranscoder } from '../../pbx/media/codecs/index.js';
+import { createTranscoder, HELD } from '../../pbx/media/codecs/index.js';
 import type { Transcoder, TranscoderOptions } from '../../pbx/media/codecs/index.js';
 import { createTimestampMapper, scaleDuration } from '../../pbx/media/codecs/rtp-clock.js';
 import { emptyRtpView, parseRtp } from '../../pbx/media/codecs/rtp-packet.js';
@@ -60,7 +60,7 @@ function pcmuStream(pcm: Int16Array, ptimeMs: number, seq: number, ts: number): 
 
 /** Runs packets through a transcoder, keeping the non-null outputs. */
 function run(transcoder: Transcoder, packets: Buffer[]): Buffer[] {
-  return packets.map((p) => transcoder.transform(p)).filter((p): p is Buffer => p !== null);
+  return packets.map((p) => transcoder.transform(p)).filter((p): p is Buffer => p !== null && p.length > 0);
 }
 
 /** Creates a transcoder and registers it for closing. */
@@ -225,7 +225,7 @@ describe('transcoder framing and headers', () => {
     t.close();
   });
 
-  it('handles 10 ms and 60 ms packets (one in, one out of the same duration) and drops 30 ms to Opus', () => {
+  it('handles 10 ms and 60 ms packets (one in, one out of the same duration) and joins 30 ms ones to Opus', () => {
     const opened: Transcoder[] = [];
     const t = open({ from: PCMU, to: OPUS }, opened);
     const ten = run(t, pcmuStream(tone(1000, 8000, 0.04), 10, 0, 0)).map(parsed);
@@ -235,10 +235,49 @@ describe('transcoder framing and headers', () => {
     expect(run(sixty, pcmuStream(tone(1000, 8000, 0.12), 60, 0, 0))).toHaveLength(2);
     const thirty = createTranscoder({ from: PCMU, to: OPUS });
     opened.push(thirty);
-    expect(run(thirty, pcmuStream(tone(1000, 8000, 0.06), 30, 0, 0))).toHaveLength(0);
-    expect(thirty.stats.codecErrors).toBe(2);
+    const joined = pcmuStream(tone(1000, 8000, 0.06), 30, 0, 0).map((p) => thirty.transform(p));
+    expect(joined[0]).toBe(HELD); // kept: 30 ms is no Opus frame size
+    expect(thirty.stats).toMatchObject({ held: 1, transcoded: 1, codecErrors: 0 });
     // A G.711 payload longer than 120 ms is refused as well.
     expect(t.transform(rtp({ pt: 0, seq: 1, ts: 1 }, new Uint8Array(961)))).toBeNull();
+    for (const x of opened) x.close();
+  });
+
+  it('joins 30 ms G.711 packets pairwise into 60 ms Opus packets: first timestamp and marker, the tone intact', () => {
+    const opened: Transcoder[] = [];
+    const t = open({ from: PCMU, to: OPUS, initialSequence: 7000 }, opened);
+    const input = pcmuStream(tone(1000, 8000, 1.2), 30, 500, 240_000); // 40 packets of 240 samples
+    const results = input.map((p) => t.transform(p));
+    expect(results.filter((r) => r === HELD)).toHaveLength(20);
+    const out = results.filter((r): r is Buffer => r !== null && r !== HELD).map(parsed);
+    expect(out).toHaveLength(20);
+    expect(out.map((h) => h.sequence)).toEqual(Array.from({ length: 20 }, (_, k) => 7000 + k));
+    expect(out.map((h) => h.timestamp - (out[0]?.timestamp ?? 0))).toEqual(
+      Array.from({ length: 20 }, (_, k) => k * 2880),
+    );
+    expect(out.map((h) => h.marker)).toEqual(Array.from({ length: 20 }, (_, k) => k === 0));
+    const decoder = createOpusDecoder();
+    const pcm = new Int16Array(48000 * 1.2);
+    let at = 0;
+    for (const h of out) at += decoder.decode(h.payload, pcm.subarray(at));
+    decoder.close();
+    expect(at).toBe(57600); // 20 x 60 ms at 48 kHz: nothing lost
+    expect(toneShare(pcm.subarray(4800), 1000, 48000)).toBeGreaterThan(0.9);
+    expect(t.stats).toMatchObject({ held: 20, transcoded: 20, codecErrors: 0 });
+    for (const x of opened) x.close();
+  });
+
+  it('a lost 30 ms packet discards the held half and the next pair starts from the packet after the gap', () => {
+    const opened: Transcoder[] = [];
+    const t = open({ from: PCMU, to: OPUS }, opened);
+    const [p0, , p2, p3] = pcmuStream(tone(1000, 8000, 0.12), 30, 0, 0);
+    expect(t.transform(p0 ?? Buffer.alloc(0))).toBe(HELD);
+    expect(t.transform(p2 ?? Buffer.alloc(0))).toBe(HELD); // ts 480, not 240: p0 is discarded
+    expect(t.stats.codecErrors).toBe(1);
+    const joined = parsed(t.transform(p3 ?? Buffer.alloc(0)));
+    const mapper = createTimestampMapper(8000, 48000);
+    expect(joined.timestamp).toBe(mapper.map(480));
+    expect(t.stats).toMatchObject({ held: 2, transcoded: 1 });
     for (const x of opened) x.close();
   });
 

@@ -28,7 +28,7 @@ export { RESAMPLE_FACTOR, createDownsampler, createUpsampler } from './resample.
 export type { Resampler } from './resample.js';
 export { clockRateOf } from './frame-codec.js';
 export type { AudioCodec } from './frame-codec.js';
-export { createTranscoder } from './transcoder.js';
+export { createTranscoder, HELD } from './transcoder.js';
 export type { Transcoder, TranscoderEndpoint, TranscoderOptions, TranscoderStats } from './transcoder.js';
 export { readOggPackets, parseOpusHead } from './ogg.js';
 export type { OpusHead } from './ogg.js';

@@ -3,8 +3,11 @@
 // telephone-events pass with their payload type mapped and times rescaled.
 //
 // Packetisation: one packet in gives at most one packet out, of the same duration (20 ms in -> 20 ms
-// out; 10, 40 and 60 ms work too). A PCMU/PCMA packet whose duration is not an Opus frame size
-// (2.5/5/10/20/40/60 ms, e.g. 30 ms) cannot become one Opus packet and is dropped (stats.codecErrors).
+// out; 10, 40 and 60 ms work too). Towards Opus, a PCMU/PCMA packet whose duration is not an Opus
+// frame size (2.5/5/10/20/40/60 ms, RFC 6716 §2.1.4; e.g. 30 ms, a common carrier ptime) is held
+// (`transform` returns the empty HELD buffer: nothing to send, nothing dropped) and joined with the
+// following packets until they make one (30 + 30 -> one 60 ms Opus packet, with the first one's
+// timestamp and marker); a gap in the timestamps (a lost packet) discards what was held.
 // Output: the input's SSRC and CSRCs (RFC 3550 §7.1 translator), no header extension (its contents,
 // e.g. audio level, no longer describe the payload), no padding; sequence numbers count the packets
 // actually sent, so they stay continuous when input is dropped; timestamps are the input's mapped
@@ -53,13 +56,37 @@ export interface TranscoderStats {
   malformed: number;
   /** Packets of a payload type this direction does not carry. */
   unknownPayloadType: number;
-  /** Payloads the codec refused (corrupt Opus, unsupported duration). */
+  /** Payloads the codec refused (corrupt Opus, unsupported duration), and held audio discarded by a gap. */
   codecErrors: number;
+  /** Packets held to be joined with the next ones into one Opus frame (e.g. 30 ms G.711). */
+  held: number;
+}
+
+/** Opus frame sizes (RFC 6716 §2.1.4) in 48 kHz samples: 2.5, 5, 10, 20, 40 and 60 ms. */
+const OPUS_FRAME_SAMPLES: ReadonlySet<number> = new Set([120, 240, 480, 960, 1920, 2880]);
+/** The longest Opus frame (60 ms): held audio that passes it without fitting a frame size is discarded. */
+const OPUS_LONGEST_FRAME = 2880;
+
+/**
+ * What `transform` returns for a packet it keeps to send with the next one (see Packetisation above):
+ * a zero-length Buffer, so relays send nothing and count no drop for it.
+ */
+export const HELD: Buffer = Buffer.alloc(0);
+
+/** Audio held towards Opus until it fills an Opus frame. */
+interface HeldAudio {
+  readonly pcm: Int16Array;
+  count: number;
+  /** Input RTP timestamp and marker of the first held packet. */
+  timestamp: number;
+  marker: boolean;
+  /** The input timestamp the next packet must have to continue the held audio. */
+  next: number;
 }
 
 /** A per-direction RTP transform; `transform` returns null for a packet that must be dropped. */
 export interface Transcoder {
-  /** Converts one RTP packet; null means drop (see `stats` for why). */
+  /** Converts one RTP packet; null means drop (see `stats` for why), HELD means kept for the next one. */
   transform(packet: Buffer): Buffer | null;
   /** Counters since creation. */
   readonly stats: Readonly<TranscoderStats>;
@@ -81,6 +108,8 @@ interface Pipeline {
   readonly decoded: Int16Array;
   readonly resampled: Int16Array;
   readonly payload: Buffer;
+  /** Towards Opus only: audio waiting to fill an Opus frame. */
+  readonly held: HeldAudio | undefined;
 }
 
 /** Creates decoder, resampler, encoder and scratch buffers for one direction. */
@@ -95,6 +124,10 @@ function openPipeline(options: TranscoderOptions): Pipeline {
       decoded: new Int16Array(OPUS_MAX_FRAME),
       resampled: new Int16Array(OPUS_MAX_FRAME),
       payload: Buffer.alloc(MAX_PAYLOAD),
+      held:
+        options.to.codec === 'opus'
+          ? { pcm: new Int16Array(OPUS_LONGEST_FRAME), count: 0, timestamp: 0, marker: false, next: 0 }
+          : undefined,
     };
   } catch (err) {
     decoder.close();
@@ -102,16 +135,44 @@ function openPipeline(options: TranscoderOptions): Pipeline {
   }
 }
 
-/** Decodes, resamples and encodes the parsed packet's payload into `pipeline.payload`; returns its length. */
-function transcodePayload(pipeline: Pipeline, packet: Buffer, view: RtpView): number {
+/** Decoded (and resampled) audio of one packet, at the encoder's rate; `inputSamples` at the input clock. */
+interface DecodedAudio {
+  readonly pcm: Int16Array;
+  readonly count: number;
+  readonly inputSamples: number;
+}
+
+/** Decodes and resamples the parsed packet's payload (throws CodecError). */
+function decodePayload(pipeline: Pipeline, packet: Buffer, view: RtpView): DecodedAudio {
   const samples = pipeline.decoder.decode(packet, view.payloadOffset, view.payloadLength, pipeline.decoded);
-  let pcm = pipeline.decoded;
-  let count = samples;
-  if (pipeline.resampler !== undefined) {
-    count = pipeline.resampler.process(pipeline.decoded, pipeline.resampled, samples);
-    pcm = pipeline.resampled;
+  if (pipeline.resampler === undefined)
+    return { pcm: pipeline.decoded, count: samples, inputSamples: samples };
+  const count = pipeline.resampler.process(pipeline.decoded, pipeline.resampled, samples);
+  return { pcm: pipeline.resampled, count, inputSamples: samples };
+}
+
+/**
+ * Adds a packet's audio to what is held towards Opus: true when the held audio now fills an Opus frame,
+ * false when it waits for more. Audio that does not continue the held audio (a timestamp gap) or cannot
+ * fill a frame any more replaces it (returns false after counting the loss in `stats.codecErrors`).
+ */
+function holdAudio(held: HeldAudio, audio: DecodedAudio, view: RtpView, stats: TranscoderStats): boolean {
+  if (
+    held.count > 0 &&
+    (view.timestamp >>> 0 !== held.next || held.count + audio.count > OPUS_LONGEST_FRAME)
+  ) {
+    stats.codecErrors++;
+    held.count = 0;
   }
-  return pipeline.encoder.encode(pcm, count, pipeline.payload);
+  if (held.count + audio.count > OPUS_LONGEST_FRAME) return false;
+  if (held.count === 0) {
+    held.timestamp = view.timestamp;
+    held.marker = view.marker;
+  }
+  held.pcm.set(audio.pcm.subarray(0, audio.count), held.count);
+  held.count += audio.count;
+  held.next = (view.timestamp + audio.inputSamples) >>> 0;
+  return OPUS_FRAME_SAMPLES.has(held.count);
 }
 
 /** Validates the options: 7-bit payload types, events not on the audio payload type. */
@@ -145,6 +206,7 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
     malformed: 0,
     unknownPayloadType: 0,
     codecErrors: 0,
+    held: 0,
   };
   const view: RtpView = emptyRtpView();
   const fields = { payloadType: 0, marker: false, sequence: 0, timestamp: 0 };
@@ -160,25 +222,48 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
   }
 
   /** Builds the output packet around the first `length` bytes of the scratch payload. */
-  function emit(packet: Buffer, payloadType: number, length: number): Buffer {
+  function emit(
+    packet: Buffer,
+    payloadType: number,
+    length: number,
+    timing: { readonly timestamp: number; readonly marker: boolean } = view,
+  ): Buffer {
     fields.payloadType = payloadType;
-    fields.marker = view.marker;
+    fields.marker = timing.marker;
     fields.sequence = nextSequence();
-    fields.timestamp = clock.map(view.timestamp);
+    fields.timestamp = clock.map(timing.timestamp);
     return buildRtp(packet, view, fields, pipeline.payload, length);
   }
 
-  /** Audio path: decode, resample, encode. */
+  /** Audio path: decode, resample, encode (towards Opus, possibly after holding it for the next packet). */
   function audio(packet: Buffer): Buffer | null {
-    let length: number;
     try {
-      length = transcodePayload(pipeline, packet, view);
+      const decoded = decodePayload(pipeline, packet, view);
+      const held = pipeline.held;
+      if (held === undefined || (held.count === 0 && OPUS_FRAME_SAMPLES.has(decoded.count))) {
+        const length = pipeline.encoder.encode(decoded.pcm, decoded.count, pipeline.payload);
+        stats.transcoded++;
+        return emit(packet, options.to.payloadType, length);
+      }
+      if (!holdAudio(held, decoded, view, stats)) return holdResult(held);
+      const length = pipeline.encoder.encode(held.pcm, held.count, pipeline.payload);
+      held.count = 0;
+      stats.transcoded++;
+      return emit(packet, options.to.payloadType, length, held);
     } catch {
       stats.codecErrors++;
       return null;
     }
-    stats.transcoded++;
-    return emit(packet, options.to.payloadType, length);
+  }
+
+  /** A packet holdAudio kept (HELD) or could not use at all (null: longer than an Opus frame). */
+  function holdResult(held: HeldAudio): Buffer | null {
+    if (held.count === 0) {
+      stats.codecErrors++;
+      return null;
+    }
+    stats.held++;
+    return HELD;
   }
 
   /** telephone-event path: rescale durations, map the payload type. */

@@ -158,6 +158,7 @@ export class RelayLine implements MediaLine {
     if (flow.peer.port === 0) return this.#drop('no-destination');
     const out = from.transform === undefined ? packet : applyTransform(from.transform, packet);
     if (out === null) return this.#drop('transform');
+    if (out.length === 0) return; // held by the transform (types.ts PacketTransform)
     if (!this.#send(flow, out)) return;
     const direction = from.direction;
     count(this.counters.rtpPackets, direction, 1);

@@ -172,7 +172,7 @@ export class NativeRelayLine implements MediaLine {
     const transform = this.#transforms[fromLeg === 0 ? 'a' : 'b'];
     const out = transform === undefined ? packet : applyTransform(transform, packet);
     if (out === null) this.#engine.binding.drop(this.#handle, TRANSFORM_DROP);
-    else this.#engine.binding.forward(this.#handle, fromLeg, out);
+    else if (out.length > 0) this.#engine.binding.forward(this.#handle, fromLeg, out); // empty: held
   }
 
   /** Current counters from the addon; after close the last reading stays. */

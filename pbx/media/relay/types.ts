@@ -56,7 +56,10 @@ export interface PeerAddress {
   readonly latched: boolean;
 }
 
-/** Rewrites one RTP packet (e.g. a transcoder); returns the packet to send, or null to drop it. */
+/**
+ * Rewrites one RTP packet (e.g. a transcoder); returns the packet to send, null to drop it (counted), or an
+ * empty Buffer when it keeps the packet to send it with a later one (nothing sent, nothing counted).
+ */
 export type PacketTransform = (packet: Buffer) => Buffer | null;
 
 /** Creates UDP sockets; same shape as the transport layer's factory so one object can serve both. */
