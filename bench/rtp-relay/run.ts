@@ -71,6 +71,8 @@ const tickMs = process.argv.includes('--tick-ms') ? arg('tick-ms', '1') : undefi
 /** One measured row. */
 interface Row {
   target: string;
+  /** Which round of --repeat measured it (0-based). */
+  round: number;
   /** Which load generator measured it: "c" (generator.c) or "node" (generator.ts). */
   generator: string;
   streams: number;
@@ -188,7 +190,7 @@ async function waitForQuiet(limitPct: number, maxMs: number): Promise<Record<str
   }
 }
 
-async function measure(name: string, streams: number): Promise<Row> {
+async function measure(name: string, streams: number): Promise<Omit<Row, 'round'>> {
   const idle = await waitForQuiet(quietPct, 20_000);
   if (Object.values(idle).some((pct) => pct >= quietPct)) {
     console.error(`warning: other load on the machine before ${name} ${streams}: ${JSON.stringify(idle)}`);
@@ -238,7 +240,7 @@ function toRow(
   before: CpuSample | undefined,
   after: CpuSample | undefined,
   threads: number | undefined,
-): Omit<Row, 'generator' | 'coreBusyPct'> {
+): Omit<Row, 'generator' | 'coreBusyPct' | 'round'> {
   const cpuUs = before !== undefined && after !== undefined ? after.cpuUs - before.cpuUs : undefined;
   const wallUs = before !== undefined && after !== undefined ? (after.atMs - before.atMs) * 1000 : undefined;
   return {
@@ -321,35 +323,47 @@ function printTable(rows: readonly Row[]): void {
   }
 }
 
-function printRatios(rows: readonly Row[]): void {
-  const find = (target: string, streams: number): Row | undefined =>
-    rows.find((r) => r.target === target && r.streams === streams);
-  const cpuRatio = (x: Row | undefined, y: Row | undefined): string =>
-    fmt(
-      x?.relayUsPerPacket !== undefined && y?.relayUsPerPacket !== undefined
-        ? x.relayUsPerPacket / y.relayUsPerPacket
-        : undefined,
-      2,
-    );
+/**
+ * Ratios between targets, each pair taken from the same round (a sippbx row of one round is never
+ * compared with an rtpengine row of another), listed per round, with the p99 medians over the rounds.
+ */
+function printRatios(all: readonly Row[]): void {
+  const find = (target: string, streams: number, round: number): Row | undefined =>
+    all.find((r) => r.target === target && r.streams === streams && r.round === round);
+  const cpu = (x: Row | undefined, y: Row | undefined): number | undefined =>
+    x?.relayUsPerPacket !== undefined && y?.relayUsPerPacket !== undefined
+      ? x.relayUsPerPacket / y.relayUsPerPacket
+      : undefined;
+  const p99 = (x: Row | undefined, y: Row | undefined): number | undefined =>
+    x !== undefined && y !== undefined ? x.p99Ms / y.p99Ms : undefined;
+  const pairs: [string, string, string, typeof cpu][] = [
+    ['CPU/packet', 'sippbx', 'rtpengine', cpu],
+    ['p99', 'sippbx', 'rtpengine', p99],
+    ['CPU/packet', 'sippbx-node', 'rtpengine', cpu],
+    ['CPU/packet', 'sippbx', 'sippbx-node', cpu],
+    ['CPU/packet', 'sippbx', 'node-floor', cpu],
+  ];
+  const rounds = [...new Set(all.map((r) => r.round))].sort((x, y) => x - y);
+  console.log(`\nratios within each round (rounds ${rounds.map((r) => r + 1).join(', ')}):`);
   console.log(
-    '\n| streams | CPU/packet sippbx/rtpengine | p99 sippbx/rtpengine | CPU/packet sippbx-node/rtpengine ' +
-      '| CPU/packet sippbx/sippbx-node | CPU/packet sippbx/node-floor |',
+    `| streams | ${pairs.map(([what, x, y]) => `${what} ${x}/${y}`).join(' | ')} | median p99 ms sippbx / rtpengine |`,
   );
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(`|${' --- |'.repeat(pairs.length + 2)}`);
   for (const streams of streamCounts) {
-    const ours = find('sippbx', streams);
-    const theirs = find('rtpengine', streams);
-    if (ours === undefined) continue;
-    const p99 = theirs === undefined ? undefined : ours.p99Ms / theirs.p99Ms;
-    const cells = [
-      cpuRatio(ours, theirs),
-      fmt(p99, 2),
-      cpuRatio(find('sippbx-node', streams), theirs),
-      cpuRatio(ours, find('sippbx-node', streams)),
-      cpuRatio(ours, find('node-floor', streams)),
-    ];
-    console.log(`| ${streams} | ${cells.join(' | ')} |`);
+    const cells = pairs.map(([, x, y, ratio]) =>
+      rounds.map((round) => fmt(ratio(find(x, streams, round), find(y, streams, round)), 2)).join(', '),
+    );
+    const medianP99 = (target: string): string =>
+      fmt(median(all.filter((r) => r.target === target && r.streams === streams).map((r) => r.p99Ms)), 3);
+    console.log(`| ${streams} | ${cells.join(' | ')} | ${medianP99('sippbx')} / ${medianP99('rtpengine')} |`);
   }
+}
+
+function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
 async function main(): Promise<void> {
@@ -388,7 +402,7 @@ async function main(): Promise<void> {
       if (round > 0 && left < targetNames.length * (seconds + warmup + 8) * 1000) break;
       for (const name of targetNames) {
         try {
-          const row = await measure(name, streams);
+          const row = { ...(await measure(name, streams)), round };
           all.push(row);
           console.error(`done: ${name} ${streams} streams: ${JSON.stringify(row)}`);
         } catch (error) {
@@ -407,7 +421,7 @@ async function main(): Promise<void> {
   }
   const rows = quietest(all);
   printTable(rows);
-  printRatios(rows);
+  printRatios(all);
   if (jsonFile !== undefined) {
     writeFileSync(jsonFile, `${JSON.stringify({ generator: generatorKind, all, rows }, null, 2)}\n`);
   }
