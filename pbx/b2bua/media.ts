@@ -251,8 +251,9 @@ export class CallMedia {
         there.close();
         throw err;
       }
-      relayLine.setTransform(forward, this.#counted(there, forward));
-      relayLine.setTransform(backward, this.#counted(back, backward));
+      // RTCP follows its RTP: sender reports move to the transcoded stream's clock and counts (RFC 3550 §7.1).
+      relayLine.setTransform(forward, this.#counted(there, forward), (p) => there.translateRtcp(p));
+      relayLine.setTransform(backward, this.#counted(back, backward), (p) => back.translateRtcp(p));
       this.#transcoding.set(line.index, { key: transcodingKey(offerer, line), transcoders: [there, back] });
     }
   }

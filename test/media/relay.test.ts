@@ -398,6 +398,35 @@ describe.each(ENGINES)('relay (%s engine): forwarding', (engine) => {
     expect(bRtp.received[2]?.data).toEqual(rtp(5));
   });
 
+  it("runs a direction's RTCP rewrite on its RTCP, also when muxed on the RTP port", async () => {
+    const s = await session();
+    const line = line0(s);
+    const [a, b] = await Promise.all([endpoint(), endpoint()]);
+    line.setRemote('a', { address: HOST, rtpPort: a.port, rtcpMux: true });
+    line.setRemote('b', { address: HOST, rtpPort: b.port, rtcpMux: true });
+    const tag = (packet: Buffer): Buffer => {
+      const out = Buffer.from(packet);
+      out.writeUInt32BE(0xfeedface, 8);
+      return out;
+    };
+    line.setTransform('a-to-b', (p) => p, tag);
+    a.send(rtcp(1), line.ports.a.rtp);
+    b.send(rtcp(2), line.ports.b.rtp); // the other direction has no rewrite
+    await Promise.all([b.waitFor(1), a.waitFor(1)]);
+    expect(b.received[0]?.data.readUInt32BE(8)).toBe(0xfeedface);
+    expect(a.received[0]?.data).toEqual(rtcp(2));
+    line.setTransform(
+      'a-to-b',
+      (_p) => null,
+      (_p) => null,
+    );
+    a.send(rtcp(3), line.ports.a.rtp);
+    b.send(rtcp(4), line.ports.b.rtp); // fence
+    await a.waitFor(2);
+    expect(line.counters.dropped.transform).toBe(1);
+    expect(line.counters.rtcpPackets).toEqual({ 'a-to-b': 1, 'b-to-a': 2 });
+  });
+
   it('relays over IPv6', async () => {
     const s = await session({ listen: '::1' });
     const line = line0(s);

@@ -281,6 +281,25 @@ describe('transcoder framing and headers', () => {
     for (const x of opened) x.close();
   });
 
+  it("translates its direction's RTCP sender reports into the output stream's clock and counts", () => {
+    const opened: Transcoder[] = [];
+    const t = open({ from: PCMU, to: OPUS, initialTimestamp: 5000 }, opened);
+    const report = Buffer.alloc(28);
+    report[0] = 0x80;
+    report[1] = 200;
+    report.writeUInt16BE(6, 2);
+    report.writeUInt32BE(SSRC, 4);
+    report.writeUInt32BE(1000 + 9 * 160 + 80, 16); // 10 ms after the last packet's timestamp
+    expect(t.translateRtcp(report)).toBe(report); // nothing sent yet: nothing to translate
+    const out = run(t, pcmuStream(tone(1000, 8000, 0.2), 20, 0, 1000)).map(parsed);
+    expect(out).toHaveLength(10);
+    const translated = t.translateRtcp(report);
+    expect(translated.readUInt32BE(16)).toBe((out[9]?.timestamp ?? 0) + 480);
+    expect(translated.readUInt32BE(20)).toBe(10);
+    expect(translated.readUInt32BE(24)).toBe(out.reduce((n, h) => n + h.payloadLength, 0));
+    for (const x of opened) x.close();
+  });
+
   it('drops a corrupt Opus payload and counts it', () => {
     const t = createTranscoder({ from: OPUS, to: PCMU });
     expect(t.transform(rtp({ pt: 111, seq: 1, ts: 0 }, new Uint8Array([0x03, 0x00])))).toBeNull();

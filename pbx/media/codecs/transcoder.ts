@@ -24,6 +24,8 @@ import { createTimestampMapper } from './rtp-clock.js';
 import type { TimestampMapper } from './rtp-clock.js';
 import { buildRtp, emptyRtpView, parseRtp } from './rtp-packet.js';
 import type { RtpView } from './rtp-packet.js';
+import { translateSenderReports } from './rtcp-sr.js';
+import type { SenderState } from './rtcp-sr.js';
 import { convertEventPayload } from './telephone-event.js';
 
 /** One side of the conversion: a codec and the payload type negotiated for it on that leg. */
@@ -88,6 +90,11 @@ interface HeldAudio {
 export interface Transcoder {
   /** Converts one RTP packet; null means drop (see `stats` for why), HELD means kept for the next one. */
   transform(packet: Buffer): Buffer | null;
+  /**
+   * Translates the RTCP of the same direction (RFC 3550 §7.1): sender reports of the transcoded stream get
+   * the output clock's RTP timestamp and the packet/octet counts of what was sent; the rest passes as is.
+   */
+  translateRtcp(packet: Buffer): Buffer;
   /** Counters since creation. */
   readonly stats: Readonly<TranscoderStats>;
   /** Frees codec state; afterwards `transform` returns null. Idempotent. */
@@ -213,6 +220,9 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
   let sequence: number | undefined = options.initialSequence;
   let started = false;
   let closed = false;
+  /** The stream as sent, for RTCP sender reports; undefined until the first packet went out. */
+  const sent = { ssrc: 0, packets: 0, octets: 0, map: (ts: number): number => clock.map(ts) };
+  let sender: SenderState | undefined;
 
   /** Next output sequence number: continuous over the packets actually sent. */
   function nextSequence(): number {
@@ -232,6 +242,10 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
     fields.marker = timing.marker;
     fields.sequence = nextSequence();
     fields.timestamp = clock.map(timing.timestamp);
+    sent.ssrc = view.ssrc;
+    sent.packets++;
+    sent.octets += length;
+    sender = sent;
     return buildRtp(packet, view, fields, pipeline.payload, length);
   }
 
@@ -291,6 +305,9 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
       if (events !== undefined && view.payloadType === events.fromPt) return event(packet, events.toPt);
       stats.unknownPayloadType++;
       return null;
+    },
+    translateRtcp(packet: Buffer): Buffer {
+      return sender === undefined ? packet : translateSenderReports(packet, sender);
     },
     close(): void {
       if (closed) return;

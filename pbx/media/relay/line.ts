@@ -22,6 +22,7 @@ import type {
 class Leg {
   rtcpMux = false;
   transform: PacketTransform | undefined;
+  rtcpTransform: PacketTransform | undefined;
 
   constructor(
     readonly rtp: Flow,
@@ -107,9 +108,10 @@ export class RelayLine implements MediaLine {
     return (side === 'a' ? this.#a : this.#b).rtp.connected;
   }
 
-  /** Installs (or with undefined removes) the RTP rewrite for one direction; RTCP always passes untouched. */
-  setTransform(direction: Direction, transform: PacketTransform | undefined): void {
-    (direction === 'a-to-b' ? this.#a : this.#b).transform = transform;
+  setTransform(direction: Direction, transform: PacketTransform | undefined, rtcp?: PacketTransform): void {
+    const from = direction === 'a-to-b' ? this.#a : this.#b;
+    from.transform = transform;
+    from.rtcpTransform = transform === undefined ? undefined : rtcp;
   }
 
   /** RTP packets accepted from either party so far (the media-inactivity probe). */
@@ -142,7 +144,7 @@ export class RelayLine implements MediaLine {
     const kind = from.rtcpMux ? muxedKind(packet) : rtpKind(packet);
     if (kind === MALFORMED) return this.#drop(isStun(packet) ? 'stun' : 'malformed');
     if (!from.rtp.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
-    if (kind === RTCP) return this.#forwardRtcp(from.direction, to, packet);
+    if (kind === RTCP) return this.#forwardRtcp(from, to, packet);
     this.#rtpReceived++;
     this.#forwardRtp(from, to, packet);
   }
@@ -150,7 +152,7 @@ export class RelayLine implements MediaLine {
   #onRtcpSocket(from: Leg, to: Leg, packet: Buffer, rinfo: RemoteInfo): void {
     if (rtcpKind(packet) === MALFORMED) return this.#drop(isStun(packet) ? 'stun' : 'malformed');
     if (!from.rtcp.accept(rinfo.address, rinfo.port)) return this.#drop('foreign-source');
-    this.#forwardRtcp(from.direction, to, packet);
+    this.#forwardRtcp(from, to, packet);
   }
 
   #forwardRtp(from: Leg, to: Leg, packet: Buffer): void {
@@ -167,14 +169,17 @@ export class RelayLine implements MediaLine {
     count(this.#aggregate.rtpBytes, direction, out.length);
   }
 
-  #forwardRtcp(direction: Direction, to: Leg, packet: Buffer): void {
+  #forwardRtcp(from: Leg, to: Leg, packet: Buffer): void {
     const flow = to.rtcpMux ? to.rtp : to.rtcp;
     if (flow.peer.port === 0) return this.#drop('no-destination');
-    if (!this.#send(flow, packet)) return;
+    const out = from.rtcpTransform === undefined ? packet : applyTransform(from.rtcpTransform, packet);
+    if (out === null) return this.#drop('transform');
+    if (out.length === 0 || !this.#send(flow, out)) return;
+    const direction = from.direction;
     count(this.counters.rtcpPackets, direction, 1);
-    count(this.counters.rtcpBytes, direction, packet.length);
+    count(this.counters.rtcpBytes, direction, out.length);
     count(this.#aggregate.rtcpPackets, direction, 1);
-    count(this.#aggregate.rtcpBytes, direction, packet.length);
+    count(this.#aggregate.rtcpBytes, direction, out.length);
   }
 
   #send(flow: Flow, packet: Buffer): boolean {

@@ -30,8 +30,11 @@ export interface MediaLine {
   remote(side: Side, flow?: 'rtp' | 'rtcp'): PeerAddress;
   /** True when a party's RTP leaves through a socket connected to it (Node engine only). */
   connected(side: Side): boolean;
-  /** Installs (or with undefined removes) the RTP rewrite for one direction; RTCP always passes untouched. */
-  setTransform(direction: Direction, transform: PacketTransform | undefined): void;
+  /**
+   * Installs (or with undefined removes) the RTP rewrite of one direction and, optionally, the rewrite of
+   * that direction's RTCP (a transcoder's sender reports); without one RTCP passes untouched.
+   */
+  setTransform(direction: Direction, transform: PacketTransform | undefined, rtcp?: PacketTransform): void;
   /** RTP packets accepted from either party so far (the media-inactivity probe). */
   rtpReceived(): number;
   /** Closes every socket of the line; resolves when their ports are free; later calls return the same promise. */

@@ -29,7 +29,9 @@ class NativeEngine {
 
   constructor(binding: NativeRelayBinding) {
     this.binding = binding;
-    binding.start((lineId, fromLeg, packet) => this.lines.get(lineId)?.onDiverted(fromLeg, packet));
+    binding.start((lineId, fromLeg, packet, rtcp) =>
+      this.lines.get(lineId)?.onDiverted(fromLeg, packet, rtcp),
+    );
   }
 
   nextId(): number {
@@ -88,7 +90,11 @@ export class NativeRelayLine implements MediaLine {
   readonly #family: 4 | 6;
   readonly #slots = new Float64Array(SLOTS);
   readonly #mux: Record<Side, boolean> = { a: false, b: false };
-  readonly #transforms: Record<Side, PacketTransform | undefined> = { a: undefined, b: undefined };
+  /** Per party: the rewrite of the RTP (and RTCP) it sends. */
+  readonly #transforms: Record<
+    Side,
+    { rtp: PacketTransform; rtcp: PacketTransform | undefined } | undefined
+  > = { a: undefined, b: undefined };
   readonly #detach: () => void;
   #closing: Promise<void> | undefined;
   /** Peers by leg·2 + flow, taken at close; the handle must not be used after that. */
@@ -141,11 +147,12 @@ export class NativeRelayLine implements MediaLine {
     return false;
   }
 
-  setTransform(direction: Direction, transform: PacketTransform | undefined): void {
+  setTransform(direction: Direction, transform: PacketTransform | undefined, rtcp?: PacketTransform): void {
     const from: Side = direction === 'a-to-b' ? 'a' : 'b';
-    this.#transforms[from] = transform;
-    if (this.#closing === undefined)
-      this.#engine.binding.setDivert(this.#handle, leg(from), transform !== undefined);
+    this.#transforms[from] = transform === undefined ? undefined : { rtp: transform, rtcp };
+    if (this.#closing !== undefined) return;
+    const rtcpToo = transform !== undefined && rtcp !== undefined;
+    this.#engine.binding.setDivert(this.#handle, leg(from), transform !== undefined, rtcpToo);
   }
 
   rtpReceived(): number {
@@ -166,13 +173,18 @@ export class NativeRelayLine implements MediaLine {
     return this.#closing;
   }
 
-  /** An RTP packet from `fromLeg` whose direction has a transform: transform it and send it on. */
-  onDiverted(fromLeg: number, packet: Buffer): void {
+  /** An RTP (or RTCP) packet from `fromLeg` whose direction has a transform: transform it, send it on. */
+  onDiverted(fromLeg: number, packet: Buffer, rtcp: boolean): void {
     if (this.#closing !== undefined) return;
-    const transform = this.#transforms[fromLeg === 0 ? 'a' : 'b'];
+    const transforms = this.#transforms[fromLeg === 0 ? 'a' : 'b'];
+    const transform = rtcp ? transforms?.rtcp : transforms?.rtp;
     const out = transform === undefined ? packet : applyTransform(transform, packet);
-    if (out === null) this.#engine.binding.drop(this.#handle, TRANSFORM_DROP);
-    else if (out.length > 0) this.#engine.binding.forward(this.#handle, fromLeg, out); // empty: held
+    const binding = this.#engine.binding;
+    if (out === null) binding.drop(this.#handle, TRANSFORM_DROP);
+    else if (out.length === 0)
+      return; // held by the transform
+    else if (rtcp) binding.forwardRtcp(this.#handle, fromLeg, out);
+    else binding.forward(this.#handle, fromLeg, out);
   }
 
   /** Current counters from the addon; after close the last reading stays. */

@@ -14,7 +14,7 @@ export interface NativeBindFailure {
 
 /** The C functions of pbx/media/relay/native/relay.c; legs are 0 = A, 1 = B; flows 0 = RTP, 1 = RTCP. */
 export interface NativeRelayBinding {
-  start(onDiverted: (lineId: number, fromLeg: number, packet: Buffer) => void): void;
+  start(onDiverted: (lineId: number, fromLeg: number, packet: Buffer, rtcp: boolean) => void): void;
   open(id: number, family: 4 | 6, address: string, firstPort: number): NativeHandle | NativeBindFailure;
   setRemote(
     line: NativeHandle,
@@ -25,8 +25,9 @@ export interface NativeRelayBinding {
     rtcpMux: boolean,
   ): void;
   remote(line: NativeHandle, leg: number, flow: number): [string, number, boolean];
-  setDivert(line: NativeHandle, leg: number, on: boolean): void;
+  setDivert(line: NativeHandle, leg: number, rtp: boolean, rtcp: boolean): void;
   forward(line: NativeHandle, fromLeg: number, packet: Buffer): void;
+  forwardRtcp(line: NativeHandle, fromLeg: number, packet: Buffer): void;
   drop(line: NativeHandle, reason: number): void;
   counters(line: NativeHandle, into: Float64Array): void;
   close(line: NativeHandle): void;

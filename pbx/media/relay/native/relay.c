@@ -77,7 +77,8 @@ struct leg {
   int fd[2]; /* by flow */
   struct peer peer[2];
   int rtcp_mux;
-  int divert; /* RTP received from this party goes to JS (a transform is installed) */
+  int divert;      /* RTP received from this party goes to JS (a transform is installed) */
+  int divert_rtcp; /* and its RTCP too (a transcoder translates its sender reports) */
 };
 
 struct engine;
@@ -115,6 +116,7 @@ struct engine {
 struct diverted {
   uint32_t line_id;
   int leg;
+  int rtcp;
   size_t len;
   unsigned char data[];
 };
@@ -187,12 +189,12 @@ static void send_to(struct line *line, struct leg *to, int flow, int counter, in
   }
 }
 
-static void forward_rtcp(struct line *line, int from, const unsigned char *data, size_t len) {
+static void send_rtcp(struct line *line, int from, const unsigned char *data, size_t len) {
   struct leg *to = &line->leg[1 - from];
   send_to(line, to, to->rtcp_mux ? FLOW_RTP : FLOW_RTCP, C_RTCP_PACKETS, from, data, len);
 }
 
-static void divert_to_js(struct line *line, int from, const unsigned char *data, size_t len) {
+static void divert_to_js(struct line *line, int from, int rtcp, const unsigned char *data, size_t len) {
   struct diverted *item = malloc(sizeof(struct diverted) + len);
   if (item == NULL) {
     drop(line, D_TRANSFORM);
@@ -200,6 +202,7 @@ static void divert_to_js(struct line *line, int from, const unsigned char *data,
   }
   item->line_id = line->id;
   item->leg = from;
+  item->rtcp = rtcp;
   item->len = len;
   memcpy(item->data, data, len);
   if (napi_call_threadsafe_function(line->engine->divert, item, napi_tsfn_nonblocking) != napi_ok) {
@@ -217,9 +220,12 @@ static void relay_one(struct line *line, int from, int flow, const unsigned char
   else kind = leg->rtcp_mux ? muxed_kind(data, len) : rtp_kind(data, len);
   if (kind == KIND_MALFORMED) return drop(line, is_stun(data, len) ? D_STUN : D_MALFORMED);
   if (!accept_source(&leg->peer[flow], src, src_len)) return drop(line, D_FOREIGN);
-  if (kind == KIND_RTCP) return forward_rtcp(line, from, data, len);
+  if (kind == KIND_RTCP) {
+    if (leg->divert_rtcp) return divert_to_js(line, from, 1, data, len);
+    return send_rtcp(line, from, data, len);
+  }
   line->count[C_RTP_RECEIVED]++;
-  if (leg->divert) return divert_to_js(line, from, data, len);
+  if (leg->divert) return divert_to_js(line, from, 0, data, len);
   send_to(line, &line->leg[1 - from], FLOW_RTP, C_RTP_PACKETS, from, data, len);
 }
 
@@ -339,13 +345,14 @@ static void call_divert(napi_env env, napi_value callback, void *context, void *
   (void)context;
   struct diverted *item = data;
   if (env != NULL && callback != NULL) {
-    napi_value args[3], undefined;
+    napi_value args[4], undefined;
     void *copy = NULL;
     if (napi_create_uint32(env, item->line_id, &args[0]) == napi_ok &&
         napi_create_int32(env, item->leg, &args[1]) == napi_ok &&
         napi_create_buffer_copy(env, item->len, item->data, &copy, &args[2]) == napi_ok &&
+        napi_get_boolean(env, item->rtcp, &args[3]) == napi_ok &&
         napi_get_undefined(env, &undefined) == napi_ok) {
-      napi_call_function(env, undefined, callback, 3, args, NULL);
+      napi_call_function(env, undefined, callback, 4, args, NULL);
     }
   }
   free(item);
@@ -598,23 +605,25 @@ static napi_value remote(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* setDivert(line, leg, on): RTP received from `leg` goes to JS's onDiverted instead of the other party. */
+/* setDivert(line, leg, rtp, rtcp): what `leg` sends goes to JS's onDiverted instead of the other party. */
 static napi_value set_divert(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  struct line *line = line_call(env, info, 3, argv);
+  napi_value argv[4];
+  struct line *line = line_call(env, info, 4, argv);
   if (line == NULL) return NULL;
   int32_t leg;
-  bool on;
-  if (!int_arg(env, argv[1], &leg) || leg < 0 || leg > 1 || napi_get_value_bool(env, argv[2], &on) != napi_ok)
-    return throw_type(env, "setDivert(line, leg, on)");
+  bool rtp, rtcp;
+  if (!int_arg(env, argv[1], &leg) || leg < 0 || leg > 1 || napi_get_value_bool(env, argv[2], &rtp) != napi_ok ||
+      napi_get_value_bool(env, argv[3], &rtcp) != napi_ok)
+    return throw_type(env, "setDivert(line, leg, rtp, rtcp)");
   pthread_mutex_lock(&line->mu);
-  line->leg[leg].divert = on;
+  line->leg[leg].divert = rtp;
+  line->leg[leg].divert_rtcp = rtcp;
   pthread_mutex_unlock(&line->mu);
   return NULL;
 }
 
-/* forward(line, fromLeg, packet): sends RTP (a transform's output) to the other party and counts it. */
-static napi_value forward(napi_env env, napi_callback_info info) {
+/* Sends a packet JS hands back (a transform's output) to the other party and counts it. */
+static napi_value send_from_js(napi_env env, napi_callback_info info, int rtcp) {
   napi_value argv[3];
   struct line *line = line_call(env, info, 3, argv);
   if (line == NULL) return NULL;
@@ -625,10 +634,21 @@ static napi_value forward(napi_env env, napi_callback_info info) {
       napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok)
     return throw_type(env, "forward(line, leg, buffer)");
   pthread_mutex_lock(&line->mu);
-  if (!line->dead) send_to(line, &line->leg[1 - leg], FLOW_RTP, C_RTP_PACKETS, leg, data, len);
+  if (line->dead) { /* closed meanwhile: nothing to send from */
+  } else if (rtcp) {
+    send_rtcp(line, leg, data, len);
+  } else {
+    send_to(line, &line->leg[1 - leg], FLOW_RTP, C_RTP_PACKETS, leg, data, len);
+  }
   pthread_mutex_unlock(&line->mu);
   return NULL;
 }
+
+/* forward(line, fromLeg, packet): RTP. */
+static napi_value forward(napi_env env, napi_callback_info info) { return send_from_js(env, info, 0); }
+
+/* forwardRtcp(line, fromLeg, packet): RTCP, to the other party's RTCP port (or RTP port with rtcp-mux). */
+static napi_value forward_rtcp(napi_env env, napi_callback_info info) { return send_from_js(env, info, 1); }
 
 /* drop(line, reason): counts a drop decided in JS (a transform that returned null). */
 static napi_value count_drop(napi_env env, napi_callback_info info) {
@@ -713,6 +733,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"remote", NULL, remote, NULL, NULL, NULL, napi_default, NULL},
       {"setDivert", NULL, set_divert, NULL, NULL, NULL, napi_default, NULL},
       {"forward", NULL, forward, NULL, NULL, NULL, napi_default, NULL},
+      {"forwardRtcp", NULL, forward_rtcp, NULL, NULL, NULL, napi_default, NULL},
       {"drop", NULL, count_drop, NULL, NULL, NULL, napi_default, NULL},
       {"counters", NULL, counters, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_line, NULL, NULL, NULL, napi_default, NULL},
