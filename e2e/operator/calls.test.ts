@@ -1,32 +1,25 @@
 // Issue 8 "Done when" #2: calls through the SIP Service of a 3-replica SipPbx spread over the pods and all
 // succeed. SIPp callers on several client addresses (the Service has ClientIP affinity) call the Service
 // address; the pbx routes (spec.config.routes) to a SIPp callee on 127.0.0.1.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { freeLocalPort } from '../harness/sipp.js';
 import {
   callEnded,
   callsTotal,
   describeSipp,
+  type Env,
   kubectlApply,
   pbxPods,
   sipPbxManifest,
-  startEnv,
   startUac,
   startUas,
-  waitForOperator,
+  useOperatorEnv,
   waitForReady,
   withDiagnostics,
-  type Env,
 } from './harness.js';
 
 let env: Env;
-beforeAll(async () => {
-  env = await startEnv({ mode: 'chart', replicas: 1 });
-  await waitForOperator(env, 1);
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+useOperatorEnv({ mode: 'chart', replicas: 1 }, (started) => (env = started));
 
 it('30 calls through the SIP Service from 5 client addresses spread over 3 pods and all succeed', async () => {
   const uasPort = await freeLocalPort();

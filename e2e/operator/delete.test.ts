@@ -1,40 +1,41 @@
 // Issue 8 "Done when" #6: deleting a SipPbx drains per spec.drain.onDelete (Drain: a held call completes
 // before the pods go; Immediate: the pods go at once), removes every child and cleans the instance's
 // Redis keys (`sippbx:<ns>:<name>:`), leaving other keys alone.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { freeLocalPort } from '../harness/sipp.js';
 import {
   activeCalls,
   callEnded,
   describeSipp,
+  type Env,
   kubectlApply,
+  nth,
   pbxPods,
   redisKeys,
   redisSet,
-  sipPbxManifest,
   SIPPBX,
-  startEnv,
+  sipPbxManifest,
   startUac,
   startUas,
   until,
-  waitForOperator,
+  useOperatorEnv,
   waitForReady,
   watchPodDeletions,
   withDiagnostics,
-  nth,
-  type Env,
 } from './harness.js';
 
 let env: Env;
-beforeAll(async () => {
-  env = await startEnv({ mode: 'chart', replicas: 1 });
-  await waitForOperator(env, 1);
-  await redisSet(env.redis.url, 'unrelated:key', 'x');
-  await redisSet(env.redis.url, 'sippbx:default:other:calls:x', 'y');
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+useOperatorEnv(
+  {
+    mode: 'chart',
+    replicas: 1,
+    setup: async ({ redis }) => {
+      await redisSet(redis.url, 'unrelated:key', 'x');
+      await redisSet(redis.url, 'sippbx:default:other:calls:x', 'y');
+    },
+  },
+  (started) => (env = started),
+);
 
 const CHILDREN: [string, (n: string) => string][] = [
   ['apps/v1/statefulsets', (n) => n],

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { getCondition, type SipPbxStatus } from '../../operator/api/index.js';
@@ -99,6 +100,32 @@ export async function renderOperatorChart(...args: string[]): Promise<string> {
     { maxBuffer: 32 * 1024 * 1024 },
   );
   return stdout;
+}
+
+/** Options of useOperatorEnv: those of startEnv, plus what the file's tests need before they run. */
+export interface UseOperatorEnvOptions extends OperatorOptions {
+  /** Operator replicas to wait for (one of them leading) before the tests; 0: do not wait. Default 1. */
+  readonly waitForOperators?: number;
+  /** More set-up once the environment is up (and the operator leads). */
+  readonly setup?: (env: Env) => Promise<void>;
+}
+
+/**
+ * Starts one environment for a test file (beforeAll, 60 s) and stops it after the file (afterAll);
+ * `onStarted` receives it for the file's `env` variable.
+ */
+export function useOperatorEnv(opts: UseOperatorEnvOptions, onStarted: (env: Env) => void): void {
+  let started: Env | undefined;
+  beforeAll(async () => {
+    started = await startEnv(opts);
+    onStarted(started);
+    const operators = opts.waitForOperators ?? 1;
+    if (operators > 0) await waitForOperator(started, operators);
+    await opts.setup?.(started);
+  }, 60_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
 }
 
 /** Starts the cluster, a redis-server and the operator. */

@@ -2,30 +2,23 @@
 // kubelet's image map); a SipPbx with 3 replicas applied with kubectl becomes 3 Ready pbx pods with
 // disjoint media port ranges and Ready=True at the current observedGeneration; invalid specs are refused
 // by kubectl apply with clear messages.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getCondition } from '../../operator/api/index.js';
 import {
   callsTotal,
+  type Env,
   kubectlApply,
   kubectlApplyResult,
   pbxApi,
   pbxPods,
   portPlanOf,
   sipPbxManifest,
-  startEnv,
-  waitForOperator,
+  useOperatorEnv,
   waitForReady,
-  type Env,
 } from './harness.js';
 
 let env: Env;
-beforeAll(async () => {
-  env = await startEnv({ mode: 'chart', replicas: 1 });
-  await waitForOperator(env, 1);
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+useOperatorEnv({ mode: 'chart', replicas: 1 }, (started) => (env = started));
 
 describe('install', () => {
   it('a SipPbx with 3 replicas becomes 3 Ready pbx pods with disjoint port ranges', async () => {

@@ -2,37 +2,33 @@
 // the Lease holder acts; the leader killed in the middle of a scale-down drain is replaced by the other
 // replica, which resumes the drain from the pod annotations (no second drain request), and the
 // StatefulSet is lowered once the held calls end.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { freeLocalPort } from '../harness/sipp.js';
 import {
   activeCalls,
   describeSipp,
+  type Env,
   getSipPbx,
   isPodReady,
   kubectlApply,
   leaseHolder,
-  operatorPods,
+  nth,
   OPERATOR_NS,
+  operatorPods,
   pbxPods,
   sipPbxManifest,
-  startEnv,
   startUac,
   startUas,
   until,
+  useOperatorEnv,
   waitForOperator,
   waitForReady,
   withDiagnostics,
-  nth,
-  type Env,
 } from './harness.js';
 
 let env: Env;
-beforeAll(async () => {
-  env = await startEnv({ mode: 'chart', replicas: 2 });
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+// The test itself waits for the two operator replicas (and names the leader).
+useOperatorEnv({ mode: 'chart', replicas: 2, waitForOperators: 0 }, (started) => (env = started));
 
 /** Log lines of an operator pod that only a reconciling (leading) operator writes. */
 function actions(pod: string): string[] {

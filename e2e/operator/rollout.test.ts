@@ -1,7 +1,7 @@
 // Issue 8 "Done when" #4: a rollout (new image tag) with 30 active calls replaces every pod, highest
 // ordinal first, each only after its calls finished (drain), with zero dropped calls; the final status
 // has updatedReplicas == replicas.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { getCondition } from '../../operator/api/index.js';
 import type { KubeObject } from '../../test/kube/index.js';
 import { freeLocalPort } from '../harness/sipp.js';
@@ -9,30 +9,23 @@ import {
   activeCalls,
   callEnded,
   describeSipp,
+  dumpLogs,
+  type Env,
   getSipPbx,
   kubectlApply,
   pbxPods,
   sipPbxManifest,
-  startEnv,
   startUac,
   startUas,
   until,
-  waitForOperator,
+  useOperatorEnv,
   waitForReady,
   watchPodDeletions,
   withDiagnostics,
-  dumpLogs,
-  type Env,
 } from './harness.js';
 
 let env: Env;
-beforeAll(async () => {
-  env = await startEnv({ mode: 'chart', replicas: 1 });
-  await waitForOperator(env, 1);
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+useOperatorEnv({ mode: 'chart', replicas: 1 }, (started) => (env = started));
 
 const HOLD_MS = 15_000;
 

@@ -2,7 +2,7 @@
 // shows pods 1 and 2 draining with their calls; new calls go only to pod 0; all 60 calls complete when the
 // callers hang up; pods 1 and 2 are removed only after their last call; no call is ended by the system;
 // one CDR (call.ended) per call.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { getCondition } from '../../operator/api/index.js';
 import { freeLocalPort } from '../harness/sipp.js';
 import {
@@ -10,31 +10,24 @@ import {
   callEnded,
   callsTotal,
   describeSipp,
+  dumpLogs,
+  type Env,
   getSipPbx,
   kubectlApply,
+  nth,
   pbxPods,
   sipPbxManifest,
-  startEnv,
   startUac,
   startUas,
   until,
-  waitForOperator,
+  useOperatorEnv,
   waitForReady,
   watchPodDeletions,
-  dumpLogs,
   withDiagnostics,
-  nth,
-  type Env,
 } from './harness.js';
 
 let env: Env;
-beforeAll(async () => {
-  env = await startEnv({ mode: 'chart', replicas: 1 });
-  await waitForOperator(env, 1);
-}, 60_000);
-afterAll(async () => {
-  await env?.stop();
-});
+useOperatorEnv({ mode: 'chart', replicas: 1 }, (started) => (env = started));
 
 const HOLD_MS = 20_000;
 
