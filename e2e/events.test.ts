@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { describeCall, routeAllTo, runCall } from './harness/calls.js';
+import { describeCall, pollWhileRunning, routeAllTo, runCall } from './harness/calls.js';
 import type { CallResult } from './harness/calls.js';
 import { startPbx, stopAllPbx } from './harness/pbx.js';
 import type { LogLine, PbxProcess } from './harness/pbx.js';
@@ -66,26 +66,19 @@ async function pbxWithWebhook(
   );
 }
 
-/** A bounded poll of a condition the pbx reaches by itself. */
+/** A bounded poll of a condition the pbx reaches by itself; fails early when the SIPp run ends first. */
 async function eventually(
   check: () => Promise<boolean> | boolean,
   timeoutMs: number,
   what: string,
   running?: Promise<CallResult>,
 ): Promise<void> {
-  let ended = false;
-  void running?.then(
-    () => (ended = true),
-    () => (ended = true),
+  const reached = await pollWhileRunning(
+    async () => check(),
+    (ok) => ok,
+    { timeoutMs, what, running },
   );
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (ended && running !== undefined) {
-      throw new Error(`the SIPp run ended before ${what}\n${describeCall(await running)}`);
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (!reached) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
 function loadRun(pbx: PbxProcess, uasPort: number, calls: number): Promise<CallResult> {
