@@ -188,7 +188,7 @@ interface Setup {
   b: RtpParty;
 }
 
-async function setup(transcode: boolean): Promise<Setup> {
+async function setup(transcode: boolean, relayEngine: 'native' | 'node' = 'native'): Promise<Setup> {
   const [a, b] = [await RtpParty.open(), await RtpParty.open()];
   closers.push(
     () => a.close(),
@@ -196,7 +196,7 @@ async function setup(transcode: boolean): Promise<Setup> {
   );
   const callee = await Callee.open(opusCallee(() => b.port));
   const pbx = await startPbx({
-    media: { transcode },
+    media: { transcode, relayEngine },
     routing: { routes: [{ match: '^.*$', target: `sip:${HOST}:${callee.port}` }] },
     events: { webhooks: [] },
   });
@@ -228,64 +228,70 @@ async function ack(s: Setup, callId: string, toTag: string, branch: string): Pro
 }
 
 describe('transcoding through the pbx', () => {
-  it('media.transcode: a PCMU-only caller and an Opus-only callee hear each other; DTMF passes', async () => {
-    const s = await setup(true);
-    const callId = `transcode-${process.pid}@e2e`;
-    const acked = s.callee.next('ACK');
-    const ok = await invite(s, callId, pcmuOffer(s.a.port));
-    expect(ok.status).toBe(200);
+  // Transcoded RTP (and RTCP) leaves the relay for JavaScript and comes back: the engine-specific path.
+  it.each(['native', 'node'] as const)(
+    'media.transcode (%s relay engine): a PCMU-only caller and an Opus-only callee hear each other; DTMF passes',
+    async (engine) => {
+      const s = await setup(true, engine);
+      const ready = s.pbx.logs().find((line) => line['msg'] === 'pbx ready');
+      expect(ready?.['relayEngine']).toBe(engine);
+      const callId = `transcode-${process.pid}@e2e`;
+      const acked = s.callee.next('ACK');
+      const ok = await invite(s, callId, pcmuOffer(s.a.port));
+      expect(ok.status).toBe(200);
 
-    // The callee was offered Opus (and telephone-event/48000) after the caller's own formats.
-    const offered = describeSdp(s.callee.invites[0] ?? Buffer.alloc(0)).media[0];
-    expect(offered?.formats.slice(0, 2)).toEqual(['0', '101']);
-    const opusPt = offered?.codecs.find((c) => c.name === 'opus')?.payloadType ?? -1;
-    const eventsPt = offered?.telephoneEvents.find((e) => e.clockRate === 48000)?.payloadType ?? -1;
-    expect(opusPt).toBeGreaterThanOrEqual(96);
-    // The caller was answered with its own PCMU.
-    const answered = describeSdp(bodyOf(ok)).media[0];
-    expect(answered?.formats).toEqual(['0', '101']);
-    await ack(s, callId, ok.toTag, `z9hG4bK-ack-${process.pid}`);
-    await acked;
-    const towardsB = offered?.port ?? 0;
-    const towardsA = answered?.port ?? 0;
+      // The callee was offered Opus (and telephone-event/48000) after the caller's own formats.
+      const offered = describeSdp(s.callee.invites[0] ?? Buffer.alloc(0)).media[0];
+      expect(offered?.formats.slice(0, 2)).toEqual(['0', '101']);
+      const opusPt = offered?.codecs.find((c) => c.name === 'opus')?.payloadType ?? -1;
+      const eventsPt = offered?.telephoneEvents.find((e) => e.clockRate === 48000)?.payloadType ?? -1;
+      expect(opusPt).toBeGreaterThanOrEqual(96);
+      // The caller was answered with its own PCMU.
+      const answered = describeSdp(bodyOf(ok)).media[0];
+      expect(answered?.formats).toEqual(['0', '101']);
+      await ack(s, callId, ok.toTag, `z9hG4bK-ack-${process.pid}`);
+      await acked;
+      const towardsB = offered?.port ?? 0;
+      const towardsA = answered?.port ?? 0;
 
-    // Caller -> callee: 1 s of 1 kHz PCMU, heard as Opus.
-    const pcmu = encodePcmuFrames(tone(1000, 8000, 1)).map((codes, k) =>
-      rtp(0, 100 + k, k * 160, SSRC_A, codes),
-    );
-    const atB = await s.a.exchange(s.b, towardsA, pcmu);
-    expect(atB.map(payloadType)).toEqual(Array<number>(50).fill(opusPt));
-    const heard = decodeOpusFrames(atB.map(payload));
-    expect(bestCorrelation(tone(1000, 48000, 1), heard, 4800, 43200, 2400).c).toBeGreaterThanOrEqual(0.9);
+      // Caller -> callee: 1 s of 1 kHz PCMU, heard as Opus.
+      const pcmu = encodePcmuFrames(tone(1000, 8000, 1)).map((codes, k) =>
+        rtp(0, 100 + k, k * 160, SSRC_A, codes),
+      );
+      const atB = await s.a.exchange(s.b, towardsA, pcmu);
+      expect(atB.map(payloadType)).toEqual(Array<number>(50).fill(opusPt));
+      const heard = decodeOpusFrames(atB.map(payload));
+      expect(bestCorrelation(tone(1000, 48000, 1), heard, 4800, 43200, 2400).c).toBeGreaterThanOrEqual(0.9);
 
-    // Callee -> caller: 1 s of 440 Hz Opus, heard as PCMU.
-    const opus = encodeOpusFrames(tone(440, 48000, 1)).map((frame, k) =>
-      rtp(opusPt, 200 + k, k * 960, SSRC_B, frame),
-    );
-    const atA = await s.b.exchange(s.a, towardsB, opus);
-    expect(atA.map(payloadType)).toEqual(Array<number>(50).fill(0));
-    const pcm = decodePcmuFrames(atA.map(payload));
-    expect(bestCorrelation(tone(440, 8000, 1), pcm, 800, 7200, 400).c).toBeGreaterThanOrEqual(0.9);
+      // Callee -> caller: 1 s of 440 Hz Opus, heard as PCMU.
+      const opus = encodeOpusFrames(tone(440, 48000, 1)).map((frame, k) =>
+        rtp(opusPt, 200 + k, k * 960, SSRC_B, frame),
+      );
+      const atA = await s.b.exchange(s.a, towardsB, opus);
+      expect(atA.map(payloadType)).toEqual(Array<number>(50).fill(0));
+      const pcm = decodePcmuFrames(atA.map(payload));
+      expect(bestCorrelation(tone(440, 8000, 1), pcm, 800, 7200, 400).c).toBeGreaterThanOrEqual(0.9);
 
-    // DTMF '5' both ways, payload type mapped, duration rescaled (800 at 8 kHz = 4800 at 48 kHz).
-    const [eventAtB] = await s.a.exchange(s.b, towardsA, [
-      rtp(101, 150, 8000, SSRC_A, Uint8Array.from([5, 0x8a, 0x03, 0x20])),
-    ]);
-    expect(payloadType(eventAtB ?? Buffer.alloc(12))).toBe(eventsPt);
-    expect([...payload(eventAtB ?? Buffer.alloc(12))]).toEqual([5, 0x8a, 0x12, 0xc0]);
-    const [eventAtA] = await s.b.exchange(s.a, towardsB, [
-      rtp(eventsPt, 250, 48000, SSRC_B, Uint8Array.from([5, 0x8a, 0x12, 0xc0])),
-    ]);
-    expect(payloadType(eventAtA ?? Buffer.alloc(12))).toBe(101);
-    expect([...payload(eventAtA ?? Buffer.alloc(12))]).toEqual([5, 0x8a, 0x03, 0x20]);
-    expect(await s.pbx.metricValue('sippbx_rtp_dropped_total', { reason: 'transform' })).toBe(0);
+      // DTMF '5' both ways, payload type mapped, duration rescaled (800 at 8 kHz = 4800 at 48 kHz).
+      const [eventAtB] = await s.a.exchange(s.b, towardsA, [
+        rtp(101, 150, 8000, SSRC_A, Uint8Array.from([5, 0x8a, 0x03, 0x20])),
+      ]);
+      expect(payloadType(eventAtB ?? Buffer.alloc(12))).toBe(eventsPt);
+      expect([...payload(eventAtB ?? Buffer.alloc(12))]).toEqual([5, 0x8a, 0x12, 0xc0]);
+      const [eventAtA] = await s.b.exchange(s.a, towardsB, [
+        rtp(eventsPt, 250, 48000, SSRC_B, Uint8Array.from([5, 0x8a, 0x12, 0xc0])),
+      ]);
+      expect(payloadType(eventAtA ?? Buffer.alloc(12))).toBe(101);
+      expect([...payload(eventAtA ?? Buffer.alloc(12))]).toEqual([5, 0x8a, 0x03, 0x20]);
+      expect(await s.pbx.metricValue('sippbx_rtp_dropped_total', { reason: 'transform' })).toBe(0);
 
-    const byeBranch = `z9hG4bK-bye-${process.pid}`;
-    const byeSeen = s.callee.next('BYE');
-    const bye = fromCaller(s, { method: 'BYE', branch: byeBranch, callId, cseq: 2, toTag: ok.toTag });
-    expect((await s.caller.request(bye, byeBranch, s.pbx.sipPort)).status).toBe(200);
-    await byeSeen;
-  });
+      const byeBranch = `z9hG4bK-bye-${process.pid}`;
+      const byeSeen = s.callee.next('BYE');
+      const bye = fromCaller(s, { method: 'BYE', branch: byeBranch, callId, cseq: 2, toTag: ok.toTag });
+      expect((await s.caller.request(bye, byeBranch, s.pbx.sipPort)).status).toBe(200);
+      await byeSeen;
+    },
+  );
 
   it('without media.transcode the callee is offered PCMU only, refuses, and the caller gets 488', async () => {
     const s = await setup(false);
