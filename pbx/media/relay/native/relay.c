@@ -272,6 +272,8 @@ static void free_retired(struct engine *engine) {
 static void *relay_main(void *arg) {
   struct engine *engine = arg;
   struct epoll_event events[MAX_EVENTS];
+  /* So `top -H`, perf and /proc/PID/task show the relay apart from Node's threads. */
+  pthread_setname_np(pthread_self(), "sippbx-relay");
   while (!engine->stopping) {
     /* Every line retired before this point was dead before the batch below was collected. */
     free_retired(engine);
