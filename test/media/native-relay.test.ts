@@ -122,6 +122,21 @@ describe('native relay: the binding refuses bad input with a TypeError, never a 
     expect(call).toThrow(TypeError);
   });
 
+  it('a live line refuses a remote address that is not an IP literal of its family', () => {
+    const block = pool.reserve();
+    cleanups.push(() => Promise.resolve(pool.release(block)));
+    const handle = native().open(9, 4, HOST, block.start);
+    if ('code' in handle) throw new Error(`cannot open: ${handle.message}`);
+    try {
+      expect(() => native().setRemote(handle, 0, 'not-an-ip', 4000, 4001, false)).toThrow(TypeError);
+      expect(() => native().setRemote(handle, 0, '::1', 4000, 4001, false)).toThrow(/IPv4/);
+      expect(() => native().setDivert(handle, 1, true, 'no' as unknown as boolean)).toThrow(TypeError);
+      expect(native().remote(handle, 0, 0)).toEqual(['', 0, false]); // unchanged by the refusals
+    } finally {
+      native().close(handle);
+    }
+  });
+
   it('an address that is not an IP literal is a bind failure, not a crash', () => {
     expect(native().open(1, 4, 'localhost', 40000)).toMatchObject({ code: 'EINVAL', port: 40000 });
   });

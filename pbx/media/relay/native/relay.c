@@ -411,38 +411,39 @@ static napi_value start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Fills a socket address of `family` (4 or 6) from an IP literal and a port; 0 when the literal is bad. */
+static int make_addr(int family, const char *address, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (family == 6) {
+    struct sockaddr_in6 *sa = (struct sockaddr_in6 *)ss;
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons((uint16_t)port);
+    *len = sizeof *sa;
+    return inet_pton(AF_INET6, address, &sa->sin6_addr) == 1;
+  }
+  struct sockaddr_in *sa = (struct sockaddr_in *)ss;
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons((uint16_t)port);
+  *len = sizeof *sa;
+  return inet_pton(AF_INET, address, &sa->sin_addr) == 1;
+}
+
 static int bind_one(int family, const char *address, int port, int *out_errno) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  if (!make_addr(family, address, port, &ss, &len)) {
+    *out_errno = EINVAL;
+    return -1;
+  }
   int fd = socket(family == 6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *out_errno = errno;
     return -1;
   }
-  struct sockaddr_storage ss;
-  socklen_t len;
-  memset(&ss, 0, sizeof ss);
   if (family == 6) {
     /* Dual stack like node:dgram's udp6: IPv4 parties arrive as ::ffff:a.b.c.d. */
     int off = 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
-    struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&ss;
-    sa->sin6_family = AF_INET6;
-    sa->sin6_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET6, address, &sa->sin6_addr) != 1) {
-      close(fd);
-      *out_errno = EINVAL;
-      return -1;
-    }
-    len = sizeof *sa;
-  } else {
-    struct sockaddr_in *sa = (struct sockaddr_in *)&ss;
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, address, &sa->sin_addr) != 1) {
-      close(fd);
-      *out_errno = EINVAL;
-      return -1;
-    }
-    len = sizeof *sa;
   }
   if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
     *out_errno = errno;
@@ -548,19 +549,8 @@ static napi_value set_remote(napi_env env, napi_callback_info info) {
   for (int flow = 0; flow < 2; flow++) {
     struct peer *peer = &peers[flow];
     if (address_len == 0 || ports[flow] < 0 || ports[flow] > 65535) continue;
-    if (line->family == 6) {
-      struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&peer->addr;
-      sa->sin6_family = AF_INET6;
-      sa->sin6_port = htons((uint16_t)ports[flow]);
-      if (inet_pton(AF_INET6, address, &sa->sin6_addr) != 1) return throw_type(env, "bad IPv6 address");
-      peer->len = sizeof *sa;
-    } else {
-      struct sockaddr_in *sa = (struct sockaddr_in *)&peer->addr;
-      sa->sin_family = AF_INET;
-      sa->sin_port = htons((uint16_t)ports[flow]);
-      if (inet_pton(AF_INET, address, &sa->sin_addr) != 1) return throw_type(env, "bad IPv4 address");
-      peer->len = sizeof *sa;
-    }
+    if (!make_addr(line->family, address, ports[flow], &peer->addr, &peer->len))
+      return throw_type(env, line->family == 6 ? "bad IPv6 address" : "bad IPv4 address");
     peer->has = ports[flow] != 0; /* port 0: a rejected stream, no destination (RFC 3264 §6) */
   }
   pthread_mutex_lock(&line->mu);
