@@ -220,9 +220,13 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
   let sequence: number | undefined = options.initialSequence;
   let started = false;
   let closed = false;
-  /** The stream as sent, for RTCP sender reports; undefined until the first packet went out. */
-  const sent = { ssrc: 0, packets: 0, octets: 0, map: (ts: number): number => clock.map(ts) };
-  let sender: SenderState | undefined;
+  /** The stream as sent, for RTCP sender reports (nothing to translate before its first packet). */
+  const sent: SenderState & { ssrc: number; packets: number; octets: number } = {
+    ssrc: 0,
+    packets: 0,
+    octets: 0,
+    map: (ts: number): number => clock.map(ts),
+  };
 
   /** Next output sequence number: continuous over the packets actually sent. */
   function nextSequence(): number {
@@ -245,7 +249,6 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
     sent.ssrc = view.ssrc;
     sent.packets++;
     sent.octets += length;
-    sender = sent;
     return buildRtp(packet, view, fields, pipeline.payload, length);
   }
 
@@ -307,7 +310,7 @@ export function createTranscoder(options: TranscoderOptions): Transcoder {
       return null;
     },
     translateRtcp(packet: Buffer): Buffer {
-      return sender === undefined ? packet : translateSenderReports(packet, sender);
+      return sent.packets === 0 ? packet : translateSenderReports(packet, sent);
     },
     close(): void {
       if (closed) return;

@@ -1,7 +1,7 @@
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { Flow } from './flow.js';
 import type { FlowHost } from './flow.js';
-import { checkPort, sendAddress } from './peer.js';
+import { sendTarget } from './peer.js';
 import { applyTransform } from './transform.js';
 import { isStun, MALFORMED, muxedKind, RTCP, rtcpKind, rtpKind } from './rtp.js';
 import { createRelayCounters } from './counters.js';
@@ -88,9 +88,7 @@ export class RelayLine implements MediaLine {
   /** Sets a party's SDP address (new offer/answer) and clears its latches, so the next packet may re-latch. */
   setRemote(side: Side, remote: RemoteEndpoint): void {
     const leg = side === 'a' ? this.#a : this.#b;
-    const address = sendAddress(this.#family, remote.address);
-    const rtpPort = checkPort(remote.rtpPort, 'RTP');
-    const rtcpPort = checkPort(remote.rtcpPort ?? (rtpPort === 0 ? 0 : rtpPort + 1), 'RTCP');
+    const { address, rtpPort, rtcpPort } = sendTarget(this.#family, remote);
     leg.rtcpMux = remote.rtcpMux;
     leg.rtp.reset(address, rtpPort);
     leg.rtcp.reset(address, rtcpPort);

@@ -3,7 +3,7 @@ import { MediaBindError, MediaSessionError } from './errors.js';
 import type { LinePorts, MediaLine } from './media-line.js';
 import { loadNativeRelay } from './native.js';
 import type { NativeHandle, NativeRelayBinding } from './native.js';
-import { checkPort, sendAddress } from './peer.js';
+import { sendTarget } from './peer.js';
 import { applyTransform } from './transform.js';
 import { DROP_REASONS } from './types.js';
 import type {
@@ -126,9 +126,7 @@ export class NativeRelayLine implements MediaLine {
 
   setRemote(side: Side, remote: RemoteEndpoint): void {
     if (this.#closing !== undefined) return;
-    const address = sendAddress(this.#family, remote.address);
-    const rtpPort = checkPort(remote.rtpPort, 'RTP');
-    const rtcpPort = checkPort(remote.rtcpPort ?? (rtpPort === 0 ? 0 : rtpPort + 1), 'RTCP');
+    const { address, rtpPort, rtcpPort } = sendTarget(this.#family, remote);
     this.#mux[side] = remote.rtcpMux;
     this.#engine.binding.setRemote(this.#handle, leg(side), address, rtpPort, rtcpPort, remote.rtcpMux);
   }
@@ -136,10 +134,7 @@ export class NativeRelayLine implements MediaLine {
   remote(side: Side, flow: 'rtp' | 'rtcp' = 'rtp'): PeerAddress {
     const index = leg(side) * 2 + (flow === 'rtp' || this.#mux[side] ? 0 : 1);
     // After close the addon may have freed the line: answer from the snapshot close() took.
-    const closed = this.#lastPeers?.[index];
-    if (closed !== undefined) return closed;
-    const [address, port, latched] = this.#engine.binding.remote(this.#handle, index >> 1, index & 1);
-    return { address, port, latched };
+    return this.#lastPeers?.[index] ?? this.#peer(index);
   }
 
   /** The native engine sends from its relay sockets: it needs no connected socket for speed. */
@@ -162,10 +157,7 @@ export class NativeRelayLine implements MediaLine {
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#read();
-    this.#lastPeers = [0, 1, 2, 3].map((i) => {
-      const [address, port, latched] = this.#engine.binding.remote(this.#handle, i >> 1, i & 1);
-      return { address, port, latched };
-    });
+    this.#lastPeers = [0, 1, 2, 3].map((i) => this.#peer(i));
     this.#engine.binding.close(this.#handle);
     this.#engine.lines.delete(this.#id);
     this.#closing = Promise.resolve();
@@ -185,6 +177,12 @@ export class NativeRelayLine implements MediaLine {
       return; // held by the transform
     else if (rtcp) binding.forwardRtcp(this.#handle, fromLeg, out);
     else binding.forward(this.#handle, fromLeg, out);
+  }
+
+  /** The addon's peer of leg·2 + flow `index`; only while the line is open. */
+  #peer(index: number): PeerAddress {
+    const [address, port, latched] = this.#engine.binding.remote(this.#handle, index >> 1, index & 1);
+    return { address, port, latched };
   }
 
   /** Current counters from the addon; after close the last reading stays. */

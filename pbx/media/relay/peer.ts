@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { MediaSessionError } from './errors.js';
-import type { PeerAddress } from './types.js';
+import type { PeerAddress, RemoteEndpoint } from './types.js';
 
 /** One flow's far end: starts at the SDP address and latches to the first packet's real source (symmetric RTP). */
 export class Peer implements PeerAddress {
@@ -34,6 +34,25 @@ export function sendAddress(family: 4 | 6, address: string): string {
   if (isIPv4(address)) return family === 6 ? `::ffff:${address}` : address;
   if (isIPv6(address) && family === 6) return address;
   throw new MediaSessionError(`remote media address ${address} is not an IPv${family} literal`);
+}
+
+/** Where a party's RTP and RTCP go, from its SDP, checked for a relay socket of `family`. */
+export interface SendTarget {
+  /** '' while the SDP gives no address (hold). */
+  readonly address: string;
+  readonly rtpPort: number;
+  readonly rtcpPort: number;
+}
+
+/**
+ * A party's SDP endpoint as both relay engines send to it: its address for `family` (sendAddress), its
+ * RTP port and its RTCP port (RFC 3605 `a=rtcp`, else RTP + 1, RFC 3550 §11; 0 with a rejected stream).
+ */
+export function sendTarget(family: 4 | 6, remote: RemoteEndpoint): SendTarget {
+  const address = sendAddress(family, remote.address);
+  const rtpPort = checkPort(remote.rtpPort, 'RTP');
+  const rtcpPort = checkPort(remote.rtcpPort ?? (rtpPort === 0 ? 0 : rtpPort + 1), 'RTCP');
+  return { address, rtpPort, rtcpPort };
 }
 
 /** Checks an SDP port: 0 (rejected stream) or a UDP port. */
