@@ -343,6 +343,11 @@ static int int_arg(napi_env env, napi_value value, int32_t *out) {
   return napi_get_value_int32(env, value, out) == napi_ok;
 }
 
+/* An int32 argument within [lo, hi] (a leg or flow 0-1, a drop reason). */
+static int int_in(napi_env env, napi_value value, int32_t lo, int32_t hi, int32_t *out) {
+  return int_arg(env, value, out) && *out >= lo && *out <= hi;
+}
+
 static void call_divert(napi_env env, napi_value callback, void *context, void *data) {
   (void)context;
   struct diverted *item = data;
@@ -360,13 +365,18 @@ static void call_divert(napi_env env, napi_value callback, void *context, void *
   free(item);
 }
 
+/* Wakes the relay thread out of epoll_wait; if the write fails, its 1 s epoll timeout does it instead. */
+static void wake(struct engine *engine) {
+  uint64_t one = 1;
+  if (write(engine->wakefd, &one, sizeof one) < 0) { /* the timeout wakes it */ }
+}
+
 /* Env cleanup hook (registered after the thread-safe function, so it runs before that is torn down). */
 static void stop_thread(void *arg) {
   struct engine *engine = arg;
   if (!engine->started) return;
   engine->stopping = 1;
-  uint64_t one = 1;
-  if (write(engine->wakefd, &one, sizeof one) < 0) { /* the 1 s epoll timeout ends the loop */ }
+  wake(engine);
   pthread_join(engine->thread, NULL);
   engine->started = 0;
 }
@@ -478,6 +488,32 @@ static void close_fds(struct line *line, int epfd) {
   }
 }
 
+/* Frees a line none of whose sockets is in the epoll set yet (a failed bind): nothing else can see it. */
+static void discard_line(struct line *line) {
+  close_fds(line, line->engine->epfd);
+  pthread_mutex_destroy(&line->mu);
+  free(line);
+}
+
+/*
+ * Marks a line dead and closes its sockets now (their ports are free on return); the memory goes to the
+ * relay thread, which frees it when no pointer of an earlier epoll batch can remain. Idempotent.
+ */
+static void retire_line(struct line *line) {
+  struct engine *engine = line->engine;
+  pthread_mutex_lock(&line->mu);
+  int was_dead = line->dead;
+  line->dead = 1;
+  close_fds(line, engine->epfd);
+  pthread_mutex_unlock(&line->mu);
+  if (was_dead) return;
+  pthread_mutex_lock(&engine->retire_mu);
+  line->next_retired = engine->retired;
+  engine->retired = line;
+  pthread_mutex_unlock(&engine->retire_mu);
+  wake(engine);
+}
+
 /*
  * open(id, family, address, firstPort): binds A-RTP, A-RTCP, B-RTP, B-RTCP on firstPort..firstPort+3 and
  * returns the line handle, or {code, port, message} when a port cannot be bound (nothing stays bound).
@@ -507,9 +543,7 @@ static napi_value open_line(napi_env env, napi_callback_info info) {
     int err = 0;
     int fd = bind_one(family, address, first + i, &err);
     if (fd < 0) {
-      close_fds(line, engine->epfd);
-      pthread_mutex_destroy(&line->mu);
-      free(line);
+      discard_line(line);
       return bind_error(env, first + i, err);
     }
     line->leg[i / 2].fd[i % 2] = fd;
@@ -518,15 +552,18 @@ static napi_value open_line(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 4; i++) {
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &line->ref[i]};
     if (epoll_ctl(engine->epfd, EPOLL_CTL_ADD, line->leg[i / 2].fd[i % 2], &ev) != 0) {
-      close_fds(line, engine->epfd);
-      pthread_mutex_destroy(&line->mu);
-      free(line);
+      /* Sockets already added may be in the relay thread's current batch: retire, do not free. */
+      retire_line(line);
       napi_throw_error(env, "PBX_ERR_NATIVE_RELAY", "epoll_ctl failed");
       return NULL;
     }
   }
   napi_value handle;
-  CHECK(env, napi_create_external(env, line, NULL, NULL, &handle));
+  if (napi_create_external(env, line, NULL, NULL, &handle) != napi_ok) {
+    retire_line(line);
+    napi_throw_error(env, "PBX_ERR_NATIVE_RELAY", "cannot hand the line to JavaScript");
+    return NULL;
+  }
   return handle;
 }
 
@@ -539,7 +576,7 @@ static napi_value set_remote(napi_env env, napi_callback_info info) {
   bool mux;
   char address[64];
   size_t address_len;
-  if (!int_arg(env, argv[1], &leg) || leg < 0 || leg > 1 ||
+  if (!int_in(env, argv[1], 0, 1, &leg) ||
       napi_get_value_string_utf8(env, argv[2], address, sizeof address, &address_len) != napi_ok ||
       !int_arg(env, argv[3], &ports[0]) || !int_arg(env, argv[4], &ports[1]) ||
       napi_get_value_bool(env, argv[5], &mux) != napi_ok)
@@ -567,8 +604,7 @@ static napi_value remote(napi_env env, napi_callback_info info) {
   struct line *line = line_call(env, info, 3, argv);
   if (line == NULL) return NULL;
   int32_t leg, flow;
-  if (!int_arg(env, argv[1], &leg) || !int_arg(env, argv[2], &flow) || leg < 0 || leg > 1 || flow < 0 ||
-      flow > 1)
+  if (!int_in(env, argv[1], 0, 1, &leg) || !int_in(env, argv[2], 0, 1, &flow))
     return throw_type(env, "remote(line, leg, flow)");
   pthread_mutex_lock(&line->mu);
   struct peer peer = line->leg[leg].peer[flow];
@@ -604,7 +640,7 @@ static napi_value set_divert(napi_env env, napi_callback_info info) {
   if (line == NULL) return NULL;
   int32_t leg;
   bool rtp, rtcp;
-  if (!int_arg(env, argv[1], &leg) || leg < 0 || leg > 1 || napi_get_value_bool(env, argv[2], &rtp) != napi_ok ||
+  if (!int_in(env, argv[1], 0, 1, &leg) || napi_get_value_bool(env, argv[2], &rtp) != napi_ok ||
       napi_get_value_bool(env, argv[3], &rtcp) != napi_ok)
     return throw_type(env, "setDivert(line, leg, rtp, rtcp)");
   pthread_mutex_lock(&line->mu);
@@ -622,7 +658,7 @@ static napi_value send_from_js(napi_env env, napi_callback_info info, int rtcp) 
   int32_t leg;
   void *data = NULL;
   size_t len = 0;
-  if (!int_arg(env, argv[1], &leg) || leg < 0 || leg > 1 ||
+  if (!int_in(env, argv[1], 0, 1, &leg) ||
       napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok)
     return throw_type(env, "forward(line, leg, buffer)");
   pthread_mutex_lock(&line->mu);
@@ -648,7 +684,7 @@ static napi_value count_drop(napi_env env, napi_callback_info info) {
   struct line *line = line_call(env, info, 2, argv);
   if (line == NULL) return NULL;
   int32_t reason;
-  if (!int_arg(env, argv[1], &reason) || reason < 0 || reason > D_STUN)
+  if (!int_in(env, argv[1], 0, D_STUN, &reason))
     return throw_type(env, "drop(line, reason)");
   pthread_mutex_lock(&line->mu);
   drop(line, reason);
@@ -678,20 +714,7 @@ static napi_value counters(napi_env env, napi_callback_info info) {
 static napi_value close_line(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct line *line = line_call(env, info, 1, argv);
-  if (line == NULL) return NULL;
-  struct engine *engine = line->engine;
-  pthread_mutex_lock(&line->mu);
-  int was_dead = line->dead;
-  line->dead = 1;
-  close_fds(line, engine->epfd);
-  pthread_mutex_unlock(&line->mu);
-  if (was_dead) return NULL;
-  pthread_mutex_lock(&engine->retire_mu);
-  line->next_retired = engine->retired;
-  engine->retired = line;
-  pthread_mutex_unlock(&engine->retire_mu);
-  uint64_t one = 1;
-  if (write(engine->wakefd, &one, sizeof one) < 0) { /* freed at the next 1 s epoll timeout instead */ }
+  if (line != NULL) retire_line(line);
   return NULL;
 }
 
