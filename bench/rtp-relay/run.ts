@@ -26,7 +26,7 @@ import {
   rtpengineTarget,
   sippbxTarget,
 } from './targets.js';
-import type { CallPorts, CpuSample, RelayTarget } from './targets.js';
+import type { CallPorts, CpuSample, RelayTarget, SippbxOptions } from './targets.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -144,32 +144,19 @@ function buildGenerator(): void {
 }
 
 async function makeTarget(name: string): Promise<RelayTarget & { threads?: () => number }> {
+  const sippbx = (variant: Partial<SippbxOptions> = {}): RelayTarget =>
+    sippbxTarget({ cpus: relayCpus, profileDir, script: join(here, 'relay-server.js'), ...variant });
   switch (name) {
     case 'direct':
       return directTarget();
     case 'sippbx':
-      return sippbxTarget({ cpus: relayCpus, profileDir, script: join(here, 'relay-server.js') });
+      return sippbx();
     case 'sippbx-node':
-      return sippbxTarget({
-        cpus: relayCpus,
-        profileDir,
-        script: join(here, 'relay-server.js'),
-        engine: 'node',
-      });
+      return sippbx({ engine: 'node' });
     case 'sippbx-unconnected':
-      return sippbxTarget({
-        cpus: relayCpus,
-        profileDir,
-        script: join(here, 'relay-server.js'),
-        unconnected: true,
-      });
+      return sippbx({ unconnected: true });
     case 'node-floor':
-      return sippbxTarget({
-        cpus: relayCpus,
-        profileDir,
-        script: join(here, 'relay-server.js'),
-        minimal: true,
-      });
+      return sippbx({ minimal: true });
     case 'rtpengine':
       return rtpengineTarget({ cpus: relayCpus, threads: rtpengineThreads, ngPort: 2223 });
     default:
