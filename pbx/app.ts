@@ -211,6 +211,7 @@ export async function startPbxApp(
       t2Ms: config.sip.timers.t2Ms,
       noAnswerMs: config.routing.noAnswerTimeoutSeconds * 1000,
     },
+    sessionTimers: { ...config.sip.sessionTimers },
     logger,
     userAgent: config.sip.userAgent,
   };

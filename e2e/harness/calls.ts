@@ -90,6 +90,11 @@ export interface RunCallOptions {
   traceMessages?: boolean;
   /** How long to wait for the UAS to be ready (bound, or registered); default 5 s. */
   readyTimeoutMs?: number;
+  /**
+   * A party that vanishes: once `when` resolves (e.g. the pbx saw the ACK), that side's SIPp is SIGKILLed, as
+   * a crashed phone would be; its result then has exit code null.
+   */
+  kill?: { side: 'uac' | 'uas'; when: () => Promise<void> };
 }
 
 /**
@@ -355,6 +360,13 @@ export async function runCall(o: RunCallOptions): Promise<CallResult> {
       ...(o.uacArgs ?? []),
     ],
   });
+  if (o.kill !== undefined) {
+    const victim = o.kill.side === 'uac' ? uac : uas;
+    o.kill.when().then(
+      () => victim.child.kill('SIGKILL'),
+      () => victim.child.kill('SIGKILL'),
+    );
+  }
   const [uacResult, uasResult, registrarResult] = await Promise.all([
     uac.result,
     uas.result,

@@ -3,17 +3,26 @@
  * in-dialog requests find their call by Call-ID and go to it; REGISTER goes to the registrar;
  * OPTIONS is answered locally (RFC 3261 §11).
  */
-import { acceptRemoteSeq } from '../dialog/index.js';
+import { acceptRemoteSeq, uasDecide } from '../dialog/index.js';
 import type { InviteGate } from '../protect/index.js';
 import type { LocationStore } from '../registry/index.js';
 import { PortPoolExhausted } from '../media/ports/index.js';
 import { SdpError } from '../media/sdp/index.js';
-import { createResponse, hdr, header, maxForwards, tagOf, toHeader, vias } from '../sip/index.js';
+import {
+  SipParseError,
+  createResponse,
+  hdr,
+  header,
+  maxForwards,
+  tagOf,
+  toHeader,
+  vias,
+} from '../sip/index.js';
 import type { MessageSource, SipHeader, SipRequest, SipResponse } from '../sip/index.js';
 import type { InviteServerTransaction, ServerTransaction } from '../transaction/index.js';
 import type { TransactionUser } from '../stack/index.js';
 import { Call, eventLegA } from './call.js';
-import type { CallView, LegName } from './call.js';
+import type { CallInit, CallView, LegName } from './call.js';
 import type { B2buaContext } from './context.js';
 import type { Forwarder } from './forward.js';
 import { localResponse } from './local-uas.js';
@@ -117,6 +126,8 @@ export function createB2bua(options: B2buaOptions): B2bua {
     const mf = maxForwards(req);
     if (mf === 0) return refuse(tx, req, source, 483, 'Too Many Hops');
     if (isLooped(req)) return refuse(tx, req, source, 482, 'Loop Detected');
+    const timer = sessionTimerOf(req);
+    if (timer.kind === 'refuse') return refuse(tx, req, source, timer.status, timer.reason, timer.headers);
     const target = await route(req, options.routes, options.locations, ctx);
     if (target === undefined) return refuse(tx, req, source, 404, 'Not Found');
     if (target === 'loop') return refuse(tx, req, source, 482, 'Loop Detected');
@@ -139,6 +150,7 @@ export function createB2bua(options: B2buaOptions): B2bua {
       media,
       startTime: ctx.wallClock(),
       onEnded,
+      ...(timer.kind === 'accept' ? { sessionTimer: timer.sessionTimer } : {}),
     });
     calls.set(call.id, call);
     byCallId.set(call.legs.a, call);
@@ -160,6 +172,31 @@ export function createB2bua(options: B2buaOptions): B2bua {
         await call.terminate(`bad SDP: ${err.reason}`);
       }
     });
+  }
+
+  /**
+   * The caller's session timer (RFC 4028 §9): what our 2xx will say, or a refusal before any B-leg exists
+   * (422 + Min-SE below our minimum; 400 for a malformed Session-Expires or Min-SE); 'off' when disabled.
+   */
+  function sessionTimerOf(
+    req: SipRequest,
+  ):
+    | { kind: 'off' }
+    | { kind: 'accept'; sessionTimer: NonNullable<CallInit['sessionTimer']> }
+    | { kind: 'refuse'; status: number; reason: string; headers: SipHeader[] } {
+    if (!ctx.sessionTimers.enabled) return { kind: 'off' };
+    try {
+      const decision = uasDecide(req, ctx.sessionTimers);
+      if (decision.kind === 'accept') {
+        const headers = [...decision.headers, hdr('Supported', '100rel, timer')];
+        return { kind: 'accept', sessionTimer: { timer: decision.timer, headers } };
+      }
+      const headers = [hdr('Min-SE', decision.minSeSeconds)];
+      return { kind: 'refuse', status: 422, reason: 'Session Interval Too Small', headers };
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      return { kind: 'refuse', status: 400, reason: err.reason, headers: [] };
+    }
   }
 
   /** Our own B-leg INVITE coming back to us: a Via we wrote is already in it. */

@@ -4,10 +4,21 @@
  * work that awaits a socket bind never reorders the call's messages. `end()` is idempotent and frees
  * everything the call owns exactly once.
  */
-import { applyUacResponse, inDialogRequest, newBranch, uacDialog, uasDialog } from '../dialog/index.js';
-import type { Dialog } from '../dialog/index.js';
+import {
+  applyUacResponse,
+  inDialogRequest,
+  newBranch,
+  refreshTarget,
+  uacAgreed,
+  uacTimerHeaders,
+  uasDecide,
+  uacDialog,
+  uasDialog,
+} from '../dialog/index.js';
+import type { Dialog, LegTimer, UasDecision } from '../dialog/index.js';
 import type { CallEventBase, CallEventType, CallResult, EndedBy, EventLegs } from '../events/index.js';
 import {
+  SipParseError,
   createRequest,
   createResponse,
   cseq,
@@ -35,6 +46,8 @@ import type { CallMedia, SdpRole } from './media.js';
 import { flowDestination, resolveTarget } from './targets.js';
 import { ALLOW } from './local-uas.js';
 import { rejectingAnswer } from './reject-answer.js';
+import { LegSession } from './session-refresh.js';
+import type { RefreshMethod, RefreshOutcome } from './session-refresh.js';
 
 /** Where a call is in its life. */
 export type CallState = 'calling' | 'early' | 'answered' | 'ended';
@@ -55,6 +68,8 @@ export interface CallInit {
   readonly startTime: number;
   /** Called once when the call has ended and released its resources. */
   readonly onEnded: (call: Call) => void;
+  /** The A-leg's session timer as we answer it (RFC 4028 §9); absent while session timers are off. */
+  readonly sessionTimer?: { readonly timer: LegTimer; readonly headers: readonly SipHeader[] };
 }
 
 /** A snapshot for the management API. */
@@ -103,6 +118,8 @@ export class Call {
   /** A 2xx for the caller waiting for the PRACK of our outstanding reliable provisional (RFC 3262 §3). */
   #afterPrack: (() => void) | undefined;
   #chain: Promise<void> = Promise.resolve();
+  /** Session liveness per leg (RFC 4028), from the answer on; undefined while session timers are off. */
+  #sessions: Record<LegName, LegSession> | undefined;
 
   constructor(ctx: B2buaContext, init: CallInit) {
     this.#ctx = ctx;
@@ -195,10 +212,17 @@ export class Call {
       hdr('CSeq', `${this.#b.localSeq} INVITE`),
       hdr('Contact', this.#contact('b')),
       hdr('Allow', ALLOW),
-      hdr('Supported', '100rel'),
+      ...this.#uacTimerHeaders(this.#ctx.sessionTimers.expiresSeconds),
       hdr('User-Agent', this.#ctx.userAgent),
     ];
     return createRequest({ method: 'INVITE', uri: this.#init.target.uri, headers });
+  }
+
+  /** Supported (and, with session timers on, Session-Expires and Min-SE) of a request we send as UAC. */
+  #uacTimerHeaders(intervalSeconds: number): SipHeader[] {
+    const timers = this.#ctx.sessionTimers;
+    if (!timers.enabled) return [hdr('Supported', '100rel')];
+    return [hdr('Supported', '100rel, timer'), ...uacTimerHeaders(timers, intervalSeconds)];
   }
 
   #contact(leg: LegName): string {
@@ -301,7 +325,11 @@ export class Call {
     this.#init.media.answered();
     this.#answerTime = this.#ctx.wallClock();
     this.#a.state = 'confirmed';
-    const ok = this.#toA(res.status, res.reason, body, [hdr('Allow', ALLOW)]);
+    const ok = this.#toA(res.status, res.reason, body, [
+      hdr('Allow', ALLOW),
+      ...(this.#init.sessionTimer?.headers ?? []),
+    ]);
+    this.#startSessions(res);
     this.#ackWaits.a = {
       seq: cseq(this.#init.invite).seq,
       onAck: async (ack) => {
@@ -333,6 +361,76 @@ export class Call {
     if (this.#reliableOut === undefined) sendOk();
     else this.#afterPrack = sendOk;
     this.#ctx.events.emit({ ...this.#eventBase('call.answered') });
+  }
+
+  /**
+   * Arms both legs' session timers at the answer (RFC 4028 §9, §7.2): the A-leg as we answer it, the
+   * B-leg as the callee's 2xx agreed (or, when it ignored timers, with us refreshing as a keepalive).
+   */
+  #startSessions(b2xx: SipResponse): void {
+    const aTimer = this.#init.sessionTimer?.timer;
+    if (aTimer === undefined) return;
+    const host = (leg: LegName): ConstructorParameters<typeof LegSession>[0] => ({
+      clock: this.#ctx.clock,
+      sendRefresh: (method, seconds, done) => this.#sendRefresh(leg, method, seconds, done),
+      expired: (reason) => {
+        this.#ctx.logger.info({ callId: this.id, leg, reason }, 'session timer: ending the call');
+        this.run(() => this.terminate(reason));
+      },
+    });
+    this.#sessions = {
+      a: new LegSession(host('a'), allowsUpdate(this.#init.invite)),
+      b: new LegSession(host('b'), allowsUpdate(b2xx)),
+    };
+    this.#sessions.a.refreshed(aTimer);
+    this.#sessions.b.refreshed(uacAgreed(b2xx, this.#ctx.sessionTimers.expiresSeconds));
+  }
+
+  /**
+   * Sends a session refresh on `leg` (RFC 4028 §7.4): UPDATE without a body, or a re-INVITE offering the
+   * SDP we last sent that leg, unchanged. Its 2xx is ACKed here (and re-ACKed when retransmitted); the
+   * other leg sees nothing. False while another offer is in progress (the refresh waits).
+   */
+  #sendRefresh(
+    leg: LegName,
+    method: RefreshMethod,
+    seconds: number,
+    done: (outcome: RefreshOutcome) => void,
+  ): boolean {
+    if (this.state !== 'answered' || this.#offerPending) return false;
+    const body = method === 'INVITE' ? this.#init.media.lastSent(leg) : undefined;
+    let settled = false;
+    let acked: { data: Buffer; dest: Destination } | undefined;
+    const settle = (outcome: RefreshOutcome): void => {
+      if (settled) return;
+      settled = true;
+      done(outcome);
+    };
+    const onResponse = async (res: SipResponse): Promise<void> => {
+      if (res.status < 200) return;
+      if (method === 'INVITE' && isSuccess(res)) {
+        if (acked !== undefined) return this.#ctx.send(acked.data, acked.dest);
+        const offer = body === undefined && res.body.length > 0;
+        acked = await this.#sendAck(
+          leg,
+          cseq(res).seq,
+          offer ? rejectingAnswer(res.body, this.#ctx.media.advertised) : undefined,
+        );
+      }
+      settle({ kind: 'response', res });
+    };
+    this.run(() =>
+      this.#request(leg, method, {
+        headers: this.#uacTimerHeaders(seconds),
+        ...(body === undefined ? {} : { body, contentType: 'application/sdp' }),
+        user: {
+          onResponse: (res) => this.run(() => onResponse(res)),
+          onTimeout: () => this.run(() => settle({ kind: 'timeout' })),
+          onTransportError: () => this.run(() => settle({ kind: 'transportError' })),
+        },
+      }),
+    );
+    return true;
   }
 
   /**
@@ -583,11 +681,12 @@ export class Call {
    */
   async forward(leg: LegName, tx: ServerTransaction, req: SipRequest): Promise<void> {
     const offer = req.method === 'INVITE' || req.method === 'UPDATE';
-    if (offer && this.#offerPending) {
-      this.#ctx.respond(tx, createResponse(req, 491, 'Request Pending'));
-      return;
-    }
     const other: LegName = leg === 'a' ? 'b' : 'a';
+    const admitted = offer ? this.#admitOffer(tx, req) : { timer: undefined };
+    if (admitted === undefined) return;
+    const timer = admitted.timer;
+    // RFC 3261 §12.2.2: a target refresh request moves the remote target to its Contact.
+    if (offer) refreshTarget(this.dialog(leg), req);
     let body: Buffer | undefined;
     try {
       body = await this.#translateBody(leg, req, offer, offer ? 'offer' : 'answer');
@@ -601,12 +700,72 @@ export class Call {
     }
     if (offer) this.#offerPending = true;
     const headers = req.headers.filter((h) => CONTENT_HEADERS.includes(h.key));
+    if (offer) headers.push(...this.#legTimerHeaders(other));
     const contentType = header(req, 'content-type');
     await this.#request(other, req.method, {
       headers,
       ...(body === undefined ? {} : { body, contentType: contentType ?? 'application/sdp' }),
-      user: this.#mapBack(leg, tx, req, offer),
+      user: this.#mapBack(leg, tx, req, offer, timer),
     });
+  }
+
+  /**
+   * Whether a re-INVITE or UPDATE may go on: undefined when it was answered here (491 while another offer
+   * or a refresh of ours is pending, RFC 3261 §14.1; 422 or 400 for its session timer), else its timer.
+   */
+  #admitOffer(
+    tx: ServerTransaction,
+    req: SipRequest,
+  ): { timer: Extract<UasDecision, { kind: 'accept' }> | undefined } | undefined {
+    const refreshing = this.#sessions?.a.refreshing === true || this.#sessions?.b.refreshing === true;
+    if (this.#offerPending || refreshing) {
+      this.#ctx.respond(tx, createResponse(req, 491, 'Request Pending'));
+      return undefined;
+    }
+    const timer = this.#uasTimer(req);
+    if (timer !== undefined && timer.kind !== 'accept') {
+      this.#ctx.respond(tx, createResponse(req, timer.status, timer.reason, { headers: timer.headers }));
+      return undefined;
+    }
+    return { timer };
+  }
+
+  /**
+   * RFC 4028 §9 for a re-INVITE or UPDATE from a leg: the session timer we answer it with (undefined while
+   * timers are off), or the refusal: 422 below our Min-SE, 400 for a malformed Session-Expires or Min-SE.
+   */
+  #uasTimer(
+    req: SipRequest,
+  ):
+    | Extract<UasDecision, { kind: 'accept' }>
+    | { kind: 'refuse'; status: number; reason: string; headers: SipHeader[] }
+    | undefined {
+    if (this.#sessions === undefined) return undefined;
+    try {
+      const decision = uasDecide(req, this.#ctx.sessionTimers);
+      if (decision.kind === 'accept') return decision;
+      return {
+        kind: 'refuse',
+        status: 422,
+        reason: 'Session Interval Too Small',
+        headers: [hdr('Min-SE', decision.minSeSeconds)],
+      };
+    } catch (err) {
+      if (!(err instanceof SipParseError)) throw err;
+      return { kind: 'refuse', status: 400, reason: err.reason, headers: [] };
+    }
+  }
+
+  /** The session timer of `leg` as we state it in a request we send it (the refresher stays who it is). */
+  #legTimerHeaders(leg: LegName): SipHeader[] {
+    const agreed = this.#sessions?.[leg].agreed;
+    if (agreed === undefined) return [];
+    const refresher = agreed.weRefresh ? 'uac' : 'uas';
+    return [
+      hdr('Session-Expires', `${agreed.intervalSeconds};refresher=${refresher}`),
+      hdr('Min-SE', this.#ctx.sessionTimers.minSeSeconds),
+      hdr('Supported', 'timer'),
+    ];
   }
 
   /**
@@ -630,14 +789,21 @@ export class Call {
   }
 
   /** Maps the other leg's responses to a forwarded request back to the sender. */
-  #mapBack(leg: LegName, tx: ServerTransaction, req: SipRequest, offer: boolean): ClientTransactionUser {
+  #mapBack(
+    leg: LegName,
+    tx: ServerTransaction,
+    req: SipRequest,
+    offer: boolean,
+    timer: Extract<UasDecision, { kind: 'accept' }> | undefined,
+  ): ClientTransactionUser {
     const other: LegName = leg === 'a' ? 'b' : 'a';
     const reply = async (res: SipResponse): Promise<void> => {
       if (res.status === 100) return;
       if (res.status >= 200 && offer) this.#offerPending = false;
       const body = await this.#translateBody(other, res, offer, req.body.length > 0 ? 'answer' : 'offer');
+      const timerHeaders = offer && isSuccess(res) ? this.#sessionRefreshed(leg, other, res, timer) : [];
       const out = createResponse(req, res.status, res.reason, {
-        headers: [hdr('Contact', this.#contact(leg))],
+        headers: [hdr('Contact', this.#contact(leg)), ...timerHeaders],
         ...(body === undefined
           ? {}
           : { body, contentType: header(res, 'content-type') ?? 'application/sdp' }),
@@ -663,6 +829,31 @@ export class Call {
       onTimeout: () => this.run(() => this.#failForwarded(tx, req, offer, 408)),
       onTransportError: () => this.run(() => this.#failForwarded(tx, req, offer, 503)),
     };
+  }
+
+  /**
+   * A re-INVITE or UPDATE from `leg` succeeded end to end: both legs' sessions are refreshed (RFC 4028
+   * §10), the other leg's remote target follows its 2xx's Contact (RFC 3261 §12.2.1.2). Returns the
+   * session timer headers of our 2xx to the sender.
+   */
+  #sessionRefreshed(
+    leg: LegName,
+    other: LegName,
+    res: SipResponse,
+    timer: Extract<UasDecision, { kind: 'accept' }> | undefined,
+  ): readonly SipHeader[] {
+    refreshTarget(this.dialog(other), res);
+    const sessions = this.#sessions;
+    if (sessions === undefined) return [];
+    if (timer !== undefined) sessions[leg].refreshed(timer.timer);
+    const asked = sessions[other].agreed?.intervalSeconds ?? this.#ctx.sessionTimers.expiresSeconds;
+    const agreed = uacAgreed(res, asked);
+    // A peer that refreshes keeps doing so unless its 2xx says otherwise.
+    const keep = sessions[other].agreed;
+    sessions[other].refreshed(
+      !agreed.negotiated && keep !== undefined ? { ...keep, intervalSeconds: asked } : agreed,
+    );
+    return timer?.headers ?? [];
   }
 
   async #ackOther(other: LegName, seq: number, ack: SipRequest): Promise<void> {
@@ -746,6 +937,8 @@ export class Call {
     this.#stopReliable();
     this.#ackWaits.a = undefined;
     this.#ackWaits.b = undefined;
+    this.#sessions?.a.close();
+    this.#sessions?.b.close();
     const end = this.#ctx.wallClock();
     const start = this.#init.startTime;
     const answer = this.#answerTime;
@@ -785,6 +978,11 @@ export function eventLegA(invite: SipRequest, source: MessageSource): EventLegs[
     to: header(invite, 'to') ?? '',
     source: `${source.address}:${source.port}`,
   };
+}
+
+/** Whether a peer's Allow lists UPDATE (RFC 3311 §5.1: it may then be sent UPDATE). */
+function allowsUpdate(msg: SipRequest | SipResponse): boolean {
+  return (header(msg, 'allow') ?? '').split(',').some((m) => m.trim().toUpperCase() === 'UPDATE');
 }
 
 function isSuccess(res: SipResponse): boolean {

@@ -2,7 +2,7 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { IdSource } from '../core/ids.js';
 import type { Logger } from '../core/logger.js';
-import type { LocalAddress } from '../dialog/index.js';
+import type { LocalAddress, SessionTimerConfig } from '../dialog/index.js';
 import type { EventSink, CallResult } from '../events/index.js';
 import type { SipResponse } from '../sip/index.js';
 import type { Destination, ServerTransaction, TransactionLayer } from '../transaction/index.js';
@@ -40,6 +40,8 @@ export interface B2buaContext {
   readonly events: EventSink;
   readonly metrics: B2buaMetrics;
   readonly timers: B2buaTimers;
+  /** RFC 4028 session timers on both legs (`sip.sessionTimers`). */
+  readonly sessionTimers: SessionTimerConfig;
   readonly logger: Logger;
   readonly userAgent: string;
 }

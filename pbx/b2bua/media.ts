@@ -106,6 +106,8 @@ export class CallMedia {
   readonly #versions: Record<Side, OriginVersionState | undefined> = { a: undefined, b: undefined };
   /** Per sending side: whether its last SDP put a stream on hold (silence is then allowed). */
   readonly #holding: Record<Side, boolean> = { a: false, b: false };
+  /** Per destination side: the last SDP we sent it (rewritten). */
+  readonly #sent: Record<Side, Buffer | undefined> = { a: undefined, b: undefined };
   #onInactive: (() => void) | undefined;
   /** The media timeout applies from the answer on (a ringing call is silent by nature). */
   #answered = false;
@@ -168,7 +170,21 @@ export class CallMedia {
     const prev = this.#versions[to];
     const version = nextOriginVersion(prev, body, 1);
     this.#versions[to] = { lastInput: body, lastVersion: version };
-    return rewriteSdp(out, { address: this.#opts.advertised, mediaPorts: ports, session: { version } });
+    const rewritten = rewriteSdp(out, {
+      address: this.#opts.advertised,
+      mediaPorts: ports,
+      session: { version },
+    });
+    this.#sent[to] = rewritten;
+    return rewritten;
+  }
+
+  /**
+   * The last SDP we sent towards `to` (undefined before any): a session refresh re-INVITE offers it again,
+   * unchanged, o= version included (RFC 3264 §8: an offer may repeat the session unchanged).
+   */
+  lastSent(to: Side): Buffer | undefined {
+    return this.#sent[to];
   }
 
   /** RTP packets received on every line, both ways (for the calls API and media timeouts). */

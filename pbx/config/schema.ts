@@ -137,6 +137,24 @@ const sipSchema = z
       })
       .prefault({}),
     userAgent: nonEmpty.default('sippbx'),
+    // RFC 4028 on both legs: a call whose party vanished ends within one interval (docs/configuration.md).
+    sessionTimers: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        // §4: RECOMMENDED 1800 s; the RFC's floor for Min-SE is 90 s (lower values are for tests).
+        expiresSeconds: positiveInt.max(86_400).default(1800),
+        minSeSeconds: positiveInt.max(86_400).default(90),
+      })
+      .superRefine((t, ctx) => {
+        if (t.expiresSeconds < t.minSeSeconds) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `must be >= minSeSeconds (${t.minSeSeconds}) (got ${t.expiresSeconds})`,
+            path: ['expiresSeconds'],
+          });
+        }
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -162,7 +180,8 @@ const mediaSchema = z
     transcode: z.boolean().default(false),
     // auto: the native relay (pbx/media/relay/native) when its addon is built, else the Node one.
     relayEngine: z.enum(['auto', 'native', 'node']).default('auto'),
-    inactivityTimeoutSeconds: z.number().positive().nullable().default(null),
+    // rtpengine's default: an answered call with no RTP either way for a minute has lost its parties.
+    inactivityTimeoutSeconds: z.number().positive().nullable().default(60),
   })
   .superRefine((m, ctx) => {
     const { start, end } = m.portRange;

@@ -16,3 +16,20 @@ export type {
   LocalAddress,
   UacDialogSpec,
 } from './dialog.js';
+export {
+  expiryDelayMs,
+  minSe,
+  refreshDelayMs,
+  sessionExpires,
+  supportsTimer,
+  uacAgreed,
+  uacTimerHeaders,
+  uasDecide,
+} from './session-timer.js';
+export type {
+  LegTimer,
+  Refresher,
+  SessionExpires,
+  SessionTimerConfig,
+  UasDecision,
+} from './session-timer.js';
