@@ -7,7 +7,6 @@ import { acceptRemoteSeq, uasDecide } from '../dialog/index.js';
 import type { InviteGate } from '../protect/index.js';
 import type { LocationStore } from '../registry/index.js';
 import { PortPoolExhausted } from '../media/ports/index.js';
-import { SdpError } from '../media/sdp/index.js';
 import {
   SipParseError,
   createResponse,
@@ -163,15 +162,7 @@ export function createB2bua(options: B2buaOptions): B2bua {
       callId: call.id,
       legs: call.eventLegs(),
     });
-    call.run(async () => {
-      try {
-        await call.start();
-      } catch (err) {
-        if (!(err instanceof SdpError)) throw err;
-        reply(tx, req, 488, 'Not Acceptable Here');
-        await call.terminate(`bad SDP: ${err.reason}`);
-      }
-    });
+    call.run(() => call.start());
   }
 
   /**

@@ -236,7 +236,20 @@ export class Call {
     let invite = this.#bInvite;
     const body = this.#init.invite.body;
     if (body.length > 0) {
-      const offer = await this.#init.media.relay('a', body, 'offer');
+      let offer: Buffer;
+      try {
+        offer = await this.#init.media.relay('a', body, 'offer');
+      } catch (err) {
+        // The caller's offer is unusable (488) or no port block is free (503): that one final
+        // response is what the caller gets and what the CDR records; no B-leg exists yet.
+        const refusal = mediaRefusal(err);
+        this.#ctx.respond(
+          this.#init.tx,
+          this.#toA(refusal.status, refusal.reason, undefined, refusal.headers),
+        );
+        await this.#end('rejected', refusal.status, 'system', refusal.why);
+        return;
+      }
       invite = { ...invite, headers: invite.headers.filter((h) => h.key !== 'content-length') };
       invite = createRequest({
         method: 'INVITE',
