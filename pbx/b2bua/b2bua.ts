@@ -18,8 +18,7 @@ import {
   vias,
 } from '../sip/index.js';
 import type { MessageSource, SipHeader, SipRequest, SipResponse } from '../sip/index.js';
-import type { InviteServerTransaction, ServerTransaction } from '../transaction/index.js';
-import type { TransactionUser } from '../stack/index.js';
+import type { InviteServerTransaction, ServerTransaction, TransactionUser } from '../transaction/index.js';
 import { Call, eventLegA } from './call.js';
 import type { CallInit, CallView, LegName } from './call.js';
 import type { B2buaContext } from './context.js';

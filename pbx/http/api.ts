@@ -1,6 +1,5 @@
 /** The authenticated management API (`/api/v1/...`, CONTRACTS.md "HTTP"), mounted on the health app. */
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
-import type { CallView } from '../b2bua/call.js';
 import type { LogLevel, Logger } from '../core/logger.js';
 import { LOG_LEVELS, drainBody, logLevelBody, parseBody } from './api-bodies.js';
 import { apiErrorHandler, sendError } from './api-errors.js';
@@ -19,6 +18,18 @@ export interface ApiStats {
   readonly transactions?: { readonly client: number; readonly server: number };
 }
 
+/** One entry of `GET /api/v1/calls` (docs/api.md); the B2BUA's call view satisfies it. */
+export interface ApiCall {
+  readonly id: string;
+  readonly legs: { readonly a: string; readonly b: string };
+  readonly from: string;
+  readonly to: string;
+  readonly state: string;
+  readonly startTime: string;
+  readonly answerTime: string | null;
+  readonly mediaPorts: { readonly start: number; readonly end: number } | null;
+}
+
 /** `GET /api/v1/drain` and the answer to `POST /api/v1/drain` (ARCHITECTURE.md "Drain"). */
 export interface DrainStatus {
   readonly state: 'running' | 'draining' | 'drained';
@@ -30,7 +41,7 @@ export interface DrainStatus {
 /** What the API reads and drives; main.ts wires these to the pbx. */
 export interface ApiDeps {
   readonly tokens: Pick<TokenStore, 'authenticate'>;
-  calls(): readonly CallView[];
+  calls(): readonly ApiCall[];
   stats(): Promise<ApiStats>;
   /** Starts (or continues) draining; `deadlineSeconds` absent means `shutdown.drainTimeoutSeconds`. */
   drain(deadlineSeconds?: number): DrainStatus;

@@ -4,7 +4,6 @@
  * 400/505 (answerable), and counted; nothing a peer sends can throw past this module.
  */
 import type { Logger } from '../core/logger.js';
-import type { PbxMetrics } from '../http/metrics.js';
 import {
   SipParseError,
   createResponse,
@@ -19,20 +18,16 @@ import {
   validateResponse,
 } from '../sip/index.js';
 import type { MessageSource, ParseLimits, SipRequest, SipResponse } from '../sip/index.js';
-import type { ServerTransaction, TransactionLayer } from '../transaction/index.js';
+import type { ServerTransaction, TransactionLayer, TransactionUser } from '../transaction/index.js';
 import type { SendDestination, SipTransport, TransportSource } from '../transport/index.js';
 
-/** What the stack hands to the layer above (the B2BUA). */
-export interface TransactionUser {
-  /** A new server transaction; the user must respond through `tx.respond`. */
-  onRequest(tx: ServerTransaction, req: SipRequest): void;
-  /**
-   * Admission of a new out-of-dialog INVITE before any transaction state exists (floods cost no
-   * state): undefined to accept, 'drop' to ignore it, or a rejection answered statelessly.
-   */
-  screen?(req: SipRequest, source: MessageSource): undefined | 'drop' | SipResponse;
-  /** An ACK that matched no transaction: the ACK for a 2xx, end to end (RFC 3261 §17.2.3, RFC 6026). */
-  onAck(req: SipRequest, source: MessageSource): void;
+export type { TransactionUser };
+
+/** The counters the stack moves (the metrics layer implements them; prom-client counters fit). */
+export interface StackMetrics {
+  readonly sipMalformed: { inc(): void };
+  readonly sipRequests: { inc(labels: { method: string }): void };
+  readonly sipResponses: { inc(labels: { code: string }): void };
 }
 
 /** Options of createSipStack. */
@@ -40,7 +35,7 @@ export interface SipStackOptions {
   readonly transport: SipTransport;
   readonly transactions: TransactionLayer;
   readonly limits: ParseLimits;
-  readonly metrics: PbxMetrics;
+  readonly metrics: StackMetrics;
   readonly logger: Logger;
   /** `Server` header value added to every response the pbx sends without one (`sip.userAgent`). */
   readonly server?: string;

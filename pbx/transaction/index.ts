@@ -18,6 +18,7 @@ export type {
   RequestDisposition,
   SendFunction,
   ServerTransaction,
+  TransactionUser,
   TransactionCounts,
   TransactionLayer,
   TransactionLayerOptions,

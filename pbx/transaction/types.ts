@@ -140,3 +140,19 @@ export interface TransactionLayer {
   /** Clears every timer and forgets every transaction, without callbacks. */
   stop(): void;
 }
+
+/**
+ * The transaction user (RFC 3261 §6 "TU"): what the SIP stack hands new server transactions and 2xx ACKs
+ * to (the B2BUA).
+ */
+export interface TransactionUser {
+  /** A new server transaction; the user must respond through `tx.respond`. */
+  onRequest(tx: ServerTransaction, req: SipRequest): void;
+  /**
+   * Admission of a new out-of-dialog INVITE before any transaction state exists (floods cost no
+   * state): undefined to accept, 'drop' to ignore it, or a rejection answered statelessly.
+   */
+  screen?(req: SipRequest, source: MessageSource): undefined | 'drop' | SipResponse;
+  /** An ACK that matched no transaction: the ACK for a 2xx, end to end (RFC 3261 §17.2.3, RFC 6026). */
+  onAck(req: SipRequest, source: MessageSource): void;
+}

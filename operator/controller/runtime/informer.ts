@@ -5,7 +5,7 @@
 // which is where the restart comes in.
 import { ListWatch, Watch } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { systemClock } from '../../../pbx/core/clock.js';
+import { operatorClock } from './clock.js';
 import type { Clock, TimerHandle } from '../../../pbx/core/clock.js';
 import type { Logger } from '../../../pbx/core/logger.js';
 import type { WorkQueue } from './queue.js';
@@ -119,7 +119,7 @@ export function ownerKeys<T extends KubernetesObject>(
 /** Creates an informer (not started). */
 export function createInformer<T extends KubernetesObject>(opts: InformerOptions<T>): Informer<T> {
   const name = opts.name ?? opts.resource.plural;
-  const clock = opts.clock ?? systemClock();
+  const clock = opts.clock ?? operatorClock();
   const log = opts.logger?.child({ informer: name });
   const baseDelay = opts.restartDelayMs ?? 500;
   const maxDelay = opts.maxRestartDelayMs ?? 30_000;

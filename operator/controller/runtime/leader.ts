@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { CoordinationV1Api, V1MicroTime } from '@kubernetes/client-node';
 import type { KubeConfig, V1Lease, V1LeaseSpec } from '@kubernetes/client-node';
-import { systemClock } from '../../../pbx/core/clock.js';
+import { operatorClock } from './clock.js';
 import type { Clock, TimerHandle } from '../../../pbx/core/clock.js';
 import type { Logger } from '../../../pbx/core/logger.js';
 import type { LeaderElectionMetrics } from './metrics.js';
@@ -68,7 +68,7 @@ const statusCode = (err: unknown): number | undefined =>
 /** Creates a leader elector (not started). */
 export function createLeaderElector(opts: LeaderElectorOptions): LeaderElector {
   const api = opts.kubeConfig.makeApiClient(CoordinationV1Api);
-  const clock = opts.clock ?? systemClock();
+  const clock = opts.clock ?? operatorClock();
   const identity = opts.identity ?? defaultIdentity();
   const leaseDuration = opts.leaseDurationMs ?? 15_000;
   const renewDeadline = opts.renewDeadlineMs ?? 10_000;

@@ -1,7 +1,7 @@
 // A rate-limited work queue with client-go's semantics (k8s.io/client-go/util/workqueue): a key is
 // queued once however often it is added, is never handed to two workers at once, and a key added while
 // it is processed is queued again when the worker calls done().
-import { systemClock } from '../../../pbx/core/clock.js';
+import { operatorClock } from './clock.js';
 import type { Clock, TimerHandle } from '../../../pbx/core/clock.js';
 
 /** Hooks a queue reports to (metrics.ts implements them with controller-runtime's workqueue_* names). */
@@ -110,7 +110,7 @@ function makeRateLimiter(
 
 /** Creates a work queue (see WorkQueue). */
 export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
-  const clock = opts.clock ?? systemClock();
+  const clock = opts.clock ?? operatorClock();
   const metrics = opts.metrics;
   const limiter = makeRateLimiter(clock, opts.rateLimiter ?? {});
   const waiting: string[] = [];

@@ -8,7 +8,7 @@ import type { RawSipPbx } from '../kube.js';
 import { notify, type ReconcileContext } from './context.js';
 import { driveDrain } from './drain.js';
 import { parseForReconcile } from './parse.js';
-import { contextFor, observe, writeStatus, type Settings } from './reconciler.js';
+import { contextFor, observe, writeStatus, type Settings } from './settings.js';
 import { buildStatus } from './status.js';
 
 /** The finalizer the operator puts on every SipPbx. */

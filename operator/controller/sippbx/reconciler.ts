@@ -2,117 +2,24 @@
 // functions of operator/desired, and moves the cluster one safe step towards it (apply, drain-safe
 // scale-down, drain-safe rollout, cleanup on deletion), then writes the status. It never looks at the
 // event that queued the key (STYLE.md: compare states, do not react to events).
-import type { V1StatefulSet } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
-import { sipPbxStatusSchema, type ConditionInput, type SipPbx, type SipPbxStatus } from '../../api/index.js';
-import {
-  desiredState,
-  existingToken,
-  objectNames,
-  portPlan,
-  randomToken,
-  selectorString,
-  type DesiredState,
-} from '../../desired/index.js';
+export type { SipPbxReconcilerOptions } from './settings.js';
+export { currentStatus } from './settings.js';
+import { type ConditionInput, type SipPbx, type SipPbxStatus } from '../../api/index.js';
+import { desiredState, objectNames, portPlan, type DesiredState } from '../../desired/index.js';
 import { TerminalError, splitKey, type Reconciler, type ReconcileResult } from '../runtime/index.js';
-import { createEventRecorder, type EventRecorder } from '../events.js';
-import { ConflictError, type KubeClient, type NamedObject, type RawSipPbx } from '../kube.js';
-import { createPbxClient, type PbxClient } from '../pbx-client.js';
-import { deleteKeysWithPrefix } from '../redis-cleanup.js';
+import { ConflictError, type RawSipPbx } from '../kube.js';
 import { applyObject, pruneOwned, type ApplyOutcome } from './apply.js';
 import { targetOf, type ReconcileContext } from './context.js';
 import { finalize, hasFinalizer, FINALIZER } from './finalize.js';
+import { contextFor, currentStatus, observe, settings, writeStatus } from './settings.js';
+import type { Settings, SipPbxReconcilerOptions } from './settings.js';
 import { parseForReconcile } from './parse.js';
-import { viewPods, type PodView } from './pods.js';
+import type { PodView } from './pods.js';
 import { reconcileRollout, type RolloutOutcome } from './rollout.js';
 import { reconcileScale } from './scale.js';
 import { buildStatus, withConditions } from './status.js';
 import { applyOrder } from './apply.js';
 import { portRangeConflicts } from './conflicts.js';
-
-/** Options of createSipPbxReconciler. */
-export interface SipPbxReconcilerOptions {
-  readonly kube: KubeClient;
-  readonly logger: Logger;
-  /** Tag of the default pbx image and `app.kubernetes.io/version` of owned objects. */
-  readonly operatorVersion: string;
-  /** Image for a SipPbx without spec.image (SIPPBX_OPERATOR_PBX_IMAGE). */
-  readonly defaultImage?: string;
-  /** Whether `spec.redis.managed` is served (SIPPBX_OPERATOR_MANAGED_REDIS; default true). */
-  readonly managedRedis?: boolean;
-  readonly pbxApi?: PbxClient;
-  readonly events?: EventRecorder;
-  readonly now?: () => Date;
-  /** Requeue delay while pods drain or a rollout waits (default 2000 ms). */
-  readonly drainPollMs?: number;
-  /** Requeue delay of a settled SipPbx, to refresh call counts (default 30,000 ms). */
-  readonly resyncMs?: number;
-  /** Requeue delay after a 409 (default 250 ms). */
-  readonly conflictRequeueMs?: number;
-  readonly generateToken?: () => string;
-  /** Deletes a SipPbx's Redis keys (default SCAN + UNLINK with ioredis). */
-  readonly cleanRedis?: (url: string, prefix: string) => Promise<number>;
-  /** After this long in deletion, an unreachable Redis no longer holds the finalizer (default 5 min). */
-  readonly redisGiveUpMs?: number;
-}
-
-/** Resolved options. */
-export interface Settings {
-  readonly kube: KubeClient;
-  readonly log: Logger;
-  readonly operatorVersion: string;
-  readonly defaultImage: string | undefined;
-  readonly managedRedis: boolean;
-  readonly pbxApi: PbxClient;
-  readonly events: EventRecorder;
-  readonly now: () => Date;
-  readonly drainPollMs: number;
-  readonly resyncMs: number;
-  readonly generateToken: () => string;
-  readonly cleanRedis: (url: string, prefix: string) => Promise<number>;
-  readonly redisGiveUpMs: number;
-}
-
-function settings(o: SipPbxReconcilerOptions): Settings {
-  return {
-    kube: o.kube,
-    log: o.logger,
-    operatorVersion: o.operatorVersion,
-    defaultImage: o.defaultImage,
-    managedRedis: o.managedRedis ?? true,
-    pbxApi: o.pbxApi ?? createPbxClient(),
-    events: o.events ?? createEventRecorder(o.kube, { logger: o.logger }),
-    now: o.now ?? (() => new Date()),
-    drainPollMs: o.drainPollMs ?? 2000,
-    resyncMs: o.resyncMs ?? 30_000,
-    generateToken: o.generateToken ?? randomToken,
-    cleanRedis: o.cleanRedis ?? ((url, prefix) => deleteKeysWithPrefix(url, prefix)),
-    redisGiveUpMs: o.redisGiveUpMs ?? 5 * 60_000,
-  };
-}
-
-/** The current status of a raw SipPbx, if it parses. */
-export function currentStatus(raw: RawSipPbx): SipPbxStatus | undefined {
-  const parsed = sipPbxStatusSchema.safeParse(raw.status);
-  return parsed.success ? parsed.data : undefined;
-}
-
-/** Writes `status` through the status subresource unless it is what the object already has. */
-export async function writeStatus(s: Settings, raw: RawSipPbx, status: SipPbxStatus): Promise<void> {
-  const next = JSON.parse(JSON.stringify(status)) as SipPbxStatus;
-  if (JSON.stringify(sortKeys(raw.status)) === JSON.stringify(sortKeys(next))) return;
-  await s.kube.replaceSipPbxStatus({ ...raw, status: next });
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (typeof v !== 'object' || v === null) return v;
-  return Object.fromEntries(
-    Object.keys(v)
-      .sort()
-      .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
-  );
-}
 
 /** Sets conditions on the existing status (invalid spec, apply failure) and writes it. */
 async function writeConditions(s: Settings, raw: RawSipPbx, conds: ConditionInput[]): Promise<void> {
@@ -202,47 +109,6 @@ async function runningCalls(c: ReconcileContext, pods: readonly PodView[]): Prom
     if (n !== undefined) calls.set(v.name, n);
   });
   return calls;
-}
-
-/** The world one reconcile starts from. */
-interface Observed {
-  readonly sts: V1StatefulSet | undefined;
-  readonly pods: PodView[];
-  readonly token: string;
-}
-
-/** Reads the StatefulSet, the pods and the admin token of `pbx`. */
-export async function observe(s: Settings, pbx: SipPbx, namespace: string): Promise<Observed> {
-  const names = objectNames(pbx.metadata.name);
-  const stsRef: NamedObject = {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
-    metadata: { name: names.statefulSet, namespace },
-  };
-  const [sts, podList, secret] = await Promise.all([
-    s.kube.read<V1StatefulSet>(stsRef),
-    s.kube.listPods(namespace, selectorString(pbx.metadata.name)),
-    s.kube.readSecret(namespace, names.adminTokenSecret),
-  ]);
-  return {
-    sts,
-    pods: viewPods(podList, names.statefulSet),
-    token: existingToken(secret) ?? s.generateToken(),
-  };
-}
-
-/** Builds the per-reconcile context. */
-export function contextFor(s: Settings, pbx: SipPbx, namespace: string, token: string): ReconcileContext {
-  return {
-    kube: s.kube,
-    pbxApi: s.pbxApi,
-    events: s.events,
-    log: s.log.child({ sippbx: `${namespace}/${pbx.metadata.name}` }),
-    now: s.now,
-    pbx,
-    namespace,
-    token,
-  };
 }
 
 function busy(rollout: RolloutOutcome | undefined, drains: number): boolean {
