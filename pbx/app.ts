@@ -41,7 +41,8 @@ import { uriHost } from './sip/index.js';
 import { createSipStack } from './stack/index.js';
 import { createTransactionLayer } from './transaction/index.js';
 import type { TransactionLayer } from './transaction/index.js';
-import { createTransport } from './transport/index.js';
+import { createTransport, readUdpDrops } from './transport/index.js';
+import type { UdpReceiveBuffer } from './transport/index.js';
 import { registryConfig } from './cluster/registry-config.js';
 
 /** A running pbx. */
@@ -59,6 +60,8 @@ export interface PbxApp {
   readonly tokens: TokenStore;
   /** The RTP relay engine in use (`media.relayEngine` resolved: native when its addon is built). */
   readonly relayEngine: 'native' | 'node';
+  /** The SIP UDP socket's receive buffer, requested and granted (`sip.udpReceiveBufferBytes`); undefined without UDP. */
+  readonly sipUdpReceiveBuffer: UdpReceiveBuffer | undefined;
   /** Closes listeners and timers (calls are not ended: drain first). */
   stop(): Promise<void>;
 }
@@ -104,6 +107,7 @@ export async function startPbxApp(
     maxMessageBytes: config.sip.maxMessageBytes,
     tcpIdleTimeoutMs: config.sip.tcpIdleTimeoutSeconds * 1000,
     maxTcpConnections: config.sip.maxTcpConnections,
+    udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
     clock,
   });
   transport.onError((kind, detail) => {
@@ -252,6 +256,11 @@ export async function startPbxApp(
     },
     rateLimited: () => gate.counters().rateLimited,
     transactions: () => transactions.size(),
+    sipUdpReceiveBufferBytes: () => transport.udpReceiveBuffer()?.grantedBytes,
+    sipUdpKernelDrops: () =>
+      transport.udpReceiveBuffer() === undefined
+        ? Promise.resolve(undefined)
+        : readUdpDrops({ address: config.sip.listen, port: bound.port }),
   });
   const health = await startHealthServer(
     config.http.listen,
@@ -294,6 +303,7 @@ export async function startPbxApp(
     timers: { t1Ms: config.sip.timers.t1Ms },
     tokens,
     relayEngine,
+    sipUdpReceiveBuffer: transport.udpReceiveBuffer(),
     async stop() {
       drainer.close();
       transactions.stop();

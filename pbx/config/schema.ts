@@ -129,6 +129,12 @@ const sipSchema = z
       .prefault({}),
     tcpIdleTimeoutSeconds: z.number().positive().default(120),
     maxTcpConnections: positiveInt.default(10000),
+    // SO_RCVBUF of the SIP UDP socket: a backlog of datagrams waits here while the event loop is busy.
+    udpReceiveBufferBytes: z
+      .int()
+      .min(4096)
+      .max(1 << 30)
+      .default(4 * 1024 * 1024),
     limits: z
       .strictObject({
         maxHeaders: positiveInt.default(128),

@@ -19,6 +19,10 @@ export interface MetricSources {
   rateLimited(): number;
   /** Live SIP transactions (RFC 3261 §17), client and server. */
   transactions(): { client: number; server: number };
+  /** SO_RCVBUF the kernel granted the SIP UDP socket; undefined without UDP. */
+  sipUdpReceiveBufferBytes(): number | undefined;
+  /** Datagrams the kernel dropped on the SIP UDP socket (/proc/net/udp `drops`); undefined when unknown. */
+  sipUdpKernelDrops(): Promise<number | undefined>;
 }
 
 /** Every metric the pbx updates, created once per process (or per test). */
@@ -100,6 +104,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMe
     'reason',
     (s) => s.rtp().dropped,
   );
+  new Gauge({
+    name: 'sippbx_sip_udp_receive_buffer_bytes',
+    help: 'Receive buffer (SO_RCVBUF) the kernel granted the SIP UDP socket (sip.udpReceiveBufferBytes)',
+    registers,
+    collect() {
+      const bytes = sources?.sipUdpReceiveBufferBytes();
+      if (bytes !== undefined) this.set(bytes);
+    },
+  });
+  new Counter({
+    name: 'sippbx_sip_udp_kernel_drops_total',
+    help: 'Datagrams the kernel dropped on the SIP UDP socket (receive buffer full), from /proc/net/udp',
+    registers,
+    async collect() {
+      const drops = await sources?.sipUdpKernelDrops();
+      this.reset();
+      if (drops !== undefined) this.inc(drops);
+    },
+  });
   new Counter({
     name: 'sippbx_rate_limited_total',
     help: 'New INVITEs refused by the per-source rate limit',

@@ -22,6 +22,7 @@ describe('defaultConfig', () => {
         timers: { t1Ms: 500, t2Ms: 4000, t4Ms: 5000, dMs: 32000 },
         tcpIdleTimeoutSeconds: 120,
         maxTcpConnections: 10000,
+        udpReceiveBufferBytes: 4194304,
         limits: { maxHeaders: 128, maxHeaderLineBytes: 8192, maxUriParams: 32 },
         userAgent: 'sippbx',
       },
