@@ -32,11 +32,15 @@ import type { HttpServer } from './http/servers.js';
 import { createPortPool } from './media/ports/index.js';
 import { createRelayCounters, relayTotals, resolveRelayEngine } from './media/relay/index.js';
 import {
+  OVERLOAD_REASONS,
+  createEventLoopProbe,
   createInviteGate,
+  createLoadShedder,
   createOverloadGuard,
   createRateLimiter,
   createScannerFilter,
 } from './protect/index.js';
+import type { LoopProbe, OverloadGuard } from './protect/index.js';
 import { uriHost } from './sip/index.js';
 import { createSipStack } from './stack/index.js';
 import { createTransactionLayer } from './transaction/index.js';
@@ -86,6 +90,39 @@ export function advertisedAddress(configured: string | null, listen: string): st
 /** The config spelling of a pino level. */
 function configLevel(level: string): LogLevel {
   return level === 'warn' ? 'warning' : level === 'debug' || level === 'error' ? level : 'info';
+}
+
+/**
+ * The overload guard from config: `media.maxCalls`, `limits.maxMemoryMb` and `limits.overload` (an event-loop
+ * probe and load shedder, and the calls-in-setup cap). The probe runs a native timer: stop() closes it.
+ */
+function overloadProtection(
+  config: PbxConfig,
+  clock: Clock,
+  callsInSetup: () => number,
+): { overloadGuard: OverloadGuard; loopProbe: LoopProbe | undefined } {
+  const { overload } = config.limits;
+  const loopProbe = overload.enabled ? createEventLoopProbe({ clock }) : undefined;
+  const overloadGuard = createOverloadGuard({
+    maxCalls: config.media.maxCalls,
+    maxMemoryMb: config.limits.maxMemoryMb,
+    clock,
+    overloadRetryAfterSeconds: overload.retryAfterSeconds,
+    ...(loopProbe === undefined
+      ? {}
+      : {
+          shedder: createLoadShedder({
+            clock,
+            probe: loopProbe,
+            maxEventLoopDelayMs: overload.maxEventLoopDelayMs,
+            maxEventLoopUtilization: overload.maxEventLoopUtilization,
+          }),
+        }),
+    ...(overload.enabled && overload.maxCallsInSetup !== null
+      ? { callsInSetup: { max: overload.maxCallsInSetup, count: callsInSetup } }
+      : {}),
+  });
+  return { overloadGuard, loopProbe };
 }
 
 /** Starts a pbx. */
@@ -170,14 +207,15 @@ export async function startPbxApp(
     onError: () => metrics.registryErrors.inc(),
   });
   const locations = cluster.locations;
+  const { overloadGuard, loopProbe } = overloadProtection(
+    config,
+    clock,
+    () => late.b2bua?.callsInSetup() ?? 0,
+  );
   const gate = createInviteGate({
     rateLimiter: createRateLimiter({ ratePerSecond: config.limits.invitesPerSecondPerIp, clock }),
     scannerFilter: createScannerFilter([...config.limits.scannerUserAgents]),
-    overloadGuard: createOverloadGuard({
-      maxCalls: config.media.maxCalls,
-      maxMemoryMb: config.limits.maxMemoryMb,
-      clock,
-    }),
+    overloadGuard,
     action: config.limits.rateLimitAction,
   });
   const ctx: B2buaContext = {
@@ -256,6 +294,19 @@ export async function startPbxApp(
     },
     rateLimited: () => gate.counters().rateLimited,
     transactions: () => transactions.size(),
+    overloadRejected: () => {
+      const { refused } = gate.counters();
+      return Object.fromEntries(OVERLOAD_REASONS.map((reason) => [reason, refused[reason]]));
+    },
+    overload: () => {
+      const status = overloadGuard.status(b2bua.activeCalls());
+      return {
+        overloaded: status.reason !== null,
+        acceptRatio: status.acceptRatio,
+        eventLoopDelaySeconds: status.eventLoopDelayMs / 1000,
+        eventLoopUtilization: status.eventLoopUtilization,
+      };
+    },
     sipUdpReceiveBufferBytes: () => transport.udpReceiveBuffer()?.grantedBytes,
     sipUdpKernelDrops: () =>
       transport.udpReceiveBuffer() === undefined
@@ -265,7 +316,11 @@ export async function startPbxApp(
   const health = await startHealthServer(
     config.http.listen,
     config.http.port,
-    () => ({ status: 'ok', state: drainer.state(), activeCalls: b2bua.activeCalls() }),
+    () => {
+      const activeCalls = b2bua.activeCalls();
+      const overloaded = overloadGuard.status(activeCalls).reason !== null;
+      return { status: 'ok', state: drainer.state(), activeCalls, overloaded };
+    },
     (app) =>
       registerApi(app, {
         tokens,
@@ -306,6 +361,7 @@ export async function startPbxApp(
     sipUdpReceiveBuffer: transport.udpReceiveBuffer(),
     async stop() {
       drainer.close();
+      loopProbe?.close();
       transactions.stop();
       pool.close();
       await pipeline.close({ flushTimeoutMs: 1000 });

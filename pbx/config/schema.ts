@@ -226,6 +226,17 @@ const limitsSchema = z
         }),
       )
       .default([...DEFAULT_SCANNER_USER_AGENTS]),
+    // Overload control (pbx/protect load shedder): refuse a growing fraction of new INVITEs with 503 before the
+    // event loop saturates. Defaults sit above what a pbx at moderate load reaches.
+    overload: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxEventLoopDelayMs: z.number().positive().default(100),
+        maxEventLoopUtilization: z.number().positive().max(1).default(0.9),
+        maxCallsInSetup: positiveInt.nullable().default(null),
+        retryAfterSeconds: z.int().min(0).max(3600).default(2),
+      })
+      .prefault({}),
   })
   .prefault({});
 

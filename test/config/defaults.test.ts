@@ -46,6 +46,13 @@ describe('defaultConfig', () => {
         maxMemoryMb: null,
         rateLimitAction: 'reject',
         scannerUserAgents: [...DEFAULT_SCANNER_USER_AGENTS],
+        overload: {
+          enabled: true,
+          maxEventLoopDelayMs: 100,
+          maxEventLoopUtilization: 0.9,
+          maxCallsInSetup: null,
+          retryAfterSeconds: 2,
+        },
       },
       events: {
         cdr: { path: null },
