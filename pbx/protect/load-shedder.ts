@@ -103,7 +103,8 @@ function params(o: LoadShedderOptions): Params {
 }
 
 /**
- * Creates a load shedder. Per sample (at most every sampleIntervalMs, elapsed time dt):
+ * Creates a load shedder. The first reading only starts the clock (it covers start-up). Then per sample (at most
+ * every sampleIntervalMs, elapsed time dt):
  * 1. both readings are smoothed, EWMA with weight 1 - e^(-dt/smoothingMs), starting from 0 (so one busy
  *    window at start-up does not shed);
  * 2. pressure = the larger of delay / maxEventLoopDelayMs and utilization / maxEventLoopUtilization;
@@ -123,6 +124,7 @@ export function createLoadShedder(options: LoadShedderOptions): LoadShedder {
   let acceptRatio = 1;
   let signal: LoadSignal = 'event-loop-utilization';
   let credit = 0;
+  let warm = false;
 
   const update = (reading: LoopReading, dt: number): void => {
     const weight = 1 - Math.exp(-dt / p.smoothingMs);
@@ -152,7 +154,9 @@ export function createLoadShedder(options: LoadShedderOptions): LoadShedder {
     const reading = probe.read();
     if (reading === undefined) return;
     sampledAt = now;
-    update(reading, dt);
+    // The first reading covers the time since creation (start-up: binding, JIT), which is not call load.
+    if (warm) update(reading, dt);
+    warm = true;
   };
 
   return {

@@ -32,6 +32,10 @@ function setup(overrides: Partial<LoadShedderOptions> = {}) {
     smoothingMs: 1e-9,
     ...overrides,
   });
+  // The first reading (start-up) is discarded: take it now.
+  clock.advance(100);
+  shedder.snapshot();
+  probe.reads = 0;
   /** One sample interval (100 ms) with this reading, then the snapshot. */
   const step = (reading: LoopReading) => {
     probe.next = reading;
@@ -190,6 +194,29 @@ describe('createLoadShedder: admission', () => {
     expect(probe.reads).toBe(2);
     probe.next = { delayMs: 200, utilization: 0 };
     expect(shedder.snapshot().acceptRatio).toBeCloseTo(0.5, 9);
+  });
+});
+
+describe('createLoadShedder: start-up', () => {
+  it('discards the first reading, which covers start-up rather than calls', () => {
+    const clock = fakeClock();
+    const probe = scriptedProbe();
+    const shedder = createLoadShedder({
+      clock,
+      probe,
+      maxEventLoopDelayMs: 100,
+      maxEventLoopUtilization: 0.9,
+    });
+    probe.next = { delayMs: 5000, utilization: 1 };
+    clock.advance(2000);
+    expect(shedder.snapshot()).toMatchObject({
+      acceptRatio: 1,
+      eventLoopDelayMs: 0,
+      eventLoopUtilization: 0,
+    });
+    expect(probe.reads).toBe(1);
+    clock.advance(100);
+    expect(shedder.snapshot().eventLoopDelayMs).toBeGreaterThan(0);
   });
 });
 
