@@ -32,16 +32,21 @@ import type { HttpServer } from './http/servers.js';
 import { createPortPool } from './media/ports/index.js';
 import { createRelayCounters, relayTotals, resolveRelayEngine } from './media/relay/index.js';
 import {
+  OVERLOAD_REASONS,
+  createEventLoopProbe,
   createInviteGate,
+  createLoadShedder,
   createOverloadGuard,
   createRateLimiter,
   createScannerFilter,
 } from './protect/index.js';
+import type { LoopProbe, OverloadGuard } from './protect/index.js';
 import { uriHost } from './sip/index.js';
 import { createSipStack } from './stack/index.js';
 import { createTransactionLayer } from './transaction/index.js';
 import type { TransactionLayer } from './transaction/index.js';
-import { createTransport } from './transport/index.js';
+import { createTransport, readUdpDrops } from './transport/index.js';
+import type { UdpReceiveBuffer } from './transport/index.js';
 import { registryConfig } from './cluster/registry-config.js';
 
 /** A running pbx. */
@@ -59,6 +64,8 @@ export interface PbxApp {
   readonly tokens: TokenStore;
   /** The RTP relay engine in use (`media.relayEngine` resolved: native when its addon is built). */
   readonly relayEngine: 'native' | 'node';
+  /** The SIP UDP socket's receive buffer, requested and granted (`sip.udpReceiveBufferBytes`); undefined without UDP. */
+  readonly sipUdpReceiveBuffer: UdpReceiveBuffer | undefined;
   /** Closes listeners and timers (calls are not ended: drain first). */
   stop(): Promise<void>;
 }
@@ -85,6 +92,39 @@ function configLevel(level: string): LogLevel {
   return level === 'warn' ? 'warning' : level === 'debug' || level === 'error' ? level : 'info';
 }
 
+/**
+ * The overload guard from config: `media.maxCalls`, `limits.maxMemoryMb` and `limits.overload` (an event-loop
+ * probe and load shedder, and the calls-in-setup cap). The probe runs a native timer: stop() closes it.
+ */
+function overloadProtection(
+  config: PbxConfig,
+  clock: Clock,
+  callsInSetup: () => number,
+): { overloadGuard: OverloadGuard; loopProbe: LoopProbe | undefined } {
+  const { overload } = config.limits;
+  const loopProbe = overload.enabled ? createEventLoopProbe({ clock }) : undefined;
+  const overloadGuard = createOverloadGuard({
+    maxCalls: config.media.maxCalls,
+    maxMemoryMb: config.limits.maxMemoryMb,
+    clock,
+    overloadRetryAfterSeconds: overload.retryAfterSeconds,
+    ...(loopProbe === undefined
+      ? {}
+      : {
+          shedder: createLoadShedder({
+            clock,
+            probe: loopProbe,
+            maxEventLoopDelayMs: overload.maxEventLoopDelayMs,
+            maxEventLoopUtilization: overload.maxEventLoopUtilization,
+          }),
+        }),
+    ...(overload.enabled && overload.maxCallsInSetup !== null
+      ? { callsInSetup: { max: overload.maxCallsInSetup, count: callsInSetup } }
+      : {}),
+  });
+  return { overloadGuard, loopProbe };
+}
+
 /** Starts a pbx. */
 export async function startPbxApp(
   config: PbxConfig,
@@ -104,6 +144,7 @@ export async function startPbxApp(
     maxMessageBytes: config.sip.maxMessageBytes,
     tcpIdleTimeoutMs: config.sip.tcpIdleTimeoutSeconds * 1000,
     maxTcpConnections: config.sip.maxTcpConnections,
+    udpReceiveBufferBytes: config.sip.udpReceiveBufferBytes,
     clock,
   });
   transport.onError((kind, detail) => {
@@ -166,14 +207,15 @@ export async function startPbxApp(
     onError: () => metrics.registryErrors.inc(),
   });
   const locations = cluster.locations;
+  const { overloadGuard, loopProbe } = overloadProtection(
+    config,
+    clock,
+    () => late.b2bua?.callsInSetup() ?? 0,
+  );
   const gate = createInviteGate({
     rateLimiter: createRateLimiter({ ratePerSecond: config.limits.invitesPerSecondPerIp, clock }),
     scannerFilter: createScannerFilter([...config.limits.scannerUserAgents]),
-    overloadGuard: createOverloadGuard({
-      maxCalls: config.media.maxCalls,
-      maxMemoryMb: config.limits.maxMemoryMb,
-      clock,
-    }),
+    overloadGuard,
     action: config.limits.rateLimitAction,
   });
   const ctx: B2buaContext = {
@@ -253,11 +295,33 @@ export async function startPbxApp(
     },
     rateLimited: () => gate.counters().rateLimited,
     transactions: () => transactions.size(),
+    overloadRejected: () => {
+      const { refused } = gate.counters();
+      return Object.fromEntries(OVERLOAD_REASONS.map((reason) => [reason, refused[reason]]));
+    },
+    overload: () => {
+      const status = overloadGuard.status(b2bua.activeCalls());
+      return {
+        overloaded: status.reason !== null,
+        acceptRatio: status.acceptRatio,
+        eventLoopDelaySeconds: status.eventLoopDelayMs / 1000,
+        eventLoopUtilization: status.eventLoopUtilization,
+      };
+    },
+    sipUdpReceiveBufferBytes: () => transport.udpReceiveBuffer()?.grantedBytes,
+    sipUdpKernelDrops: () =>
+      transport.udpReceiveBuffer() === undefined
+        ? Promise.resolve(undefined)
+        : readUdpDrops({ address: config.sip.listen, port: bound.port }),
   });
   const health = await startHealthServer(
     config.http.listen,
     config.http.port,
-    () => ({ status: 'ok', state: drainer.state(), activeCalls: b2bua.activeCalls() }),
+    () => {
+      const activeCalls = b2bua.activeCalls();
+      const overloaded = overloadGuard.status(activeCalls).reason !== null;
+      return { status: 'ok', state: drainer.state(), activeCalls, overloaded };
+    },
     (app) =>
       registerApi(app, {
         tokens,
@@ -295,8 +359,10 @@ export async function startPbxApp(
     timers: { t1Ms: config.sip.timers.t1Ms },
     tokens,
     relayEngine,
+    sipUdpReceiveBuffer: transport.udpReceiveBuffer(),
     async stop() {
       drainer.close();
+      loopProbe?.close();
       transactions.stop();
       pool.close();
       await pipeline.close({ flushTimeoutMs: 1000 });

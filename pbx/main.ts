@@ -64,6 +64,8 @@ function logReady(app: PbxApp, config: PbxConfig, logger: Logger): void {
       http: { port: app.httpPort },
       metrics: { port: app.metricsPort },
       relayEngine: app.relayEngine,
+      // What the kernel granted (Linux: twice the request, capped at 2 × net.core.rmem_max).
+      sipUdpReceiveBuffer: app.sipUdpReceiveBuffer ?? null,
     },
     'pbx ready',
   );

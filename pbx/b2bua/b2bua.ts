@@ -52,6 +52,8 @@ export interface B2bua extends TransactionUser {
   calls(): CallView[];
   /** Number of live calls. */
   activeCalls(): number;
+  /** Live calls not yet answered (calling or early): the overload guard's calls-in-setup signal. O(calls). */
+  callsInSetup(): number;
   /** Ends every call (drain deadline): BYE on answered legs, final responses on ringing ones. */
   endAll(reason: string): Promise<void>;
 }
@@ -311,6 +313,11 @@ export function createB2bua(options: B2buaOptions): B2bua {
     },
     calls: () => [...calls.values()].map((c) => c.view()),
     activeCalls: () => calls.size,
+    callsInSetup() {
+      let n = 0;
+      for (const call of calls.values()) if (call.state === 'calling' || call.state === 'early') n++;
+      return n;
+    },
     async endAll(reason) {
       await Promise.all([...calls.values()].map((c) => c.terminate(reason)));
     },

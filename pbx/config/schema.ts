@@ -129,6 +129,12 @@ const sipSchema = z
       .prefault({}),
     tcpIdleTimeoutSeconds: z.number().positive().default(120),
     maxTcpConnections: positiveInt.default(10000),
+    // SO_RCVBUF of the SIP UDP socket: a backlog of datagrams waits here while the event loop is busy.
+    udpReceiveBufferBytes: z
+      .int()
+      .min(4096)
+      .max(1 << 30)
+      .default(4 * 1024 * 1024),
     limits: z
       .strictObject({
         maxHeaders: positiveInt.default(128),
@@ -239,6 +245,17 @@ const limitsSchema = z
         }),
       )
       .default([...DEFAULT_SCANNER_USER_AGENTS]),
+    // Overload control (pbx/protect load shedder): refuse a growing fraction of new INVITEs with 503 before the
+    // event loop saturates. Defaults sit above what a pbx at moderate load reaches.
+    overload: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        maxEventLoopDelayMs: z.number().positive().default(100),
+        maxEventLoopUtilization: z.number().positive().max(1).default(0.9),
+        maxCallsInSetup: positiveInt.nullable().default(null),
+        retryAfterSeconds: z.int().min(0).max(3600).default(2),
+      })
+      .prefault({}),
   })
   .prefault({});
 

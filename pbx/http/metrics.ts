@@ -19,6 +19,19 @@ export interface MetricSources {
   rateLimited(): number;
   /** Live SIP transactions (RFC 3261 §17), client and server. */
   transactions(): { client: number; server: number };
+  /** SO_RCVBUF the kernel granted the SIP UDP socket; undefined without UDP. */
+  sipUdpReceiveBufferBytes(): number | undefined;
+  /** Datagrams the kernel dropped on the SIP UDP socket (/proc/net/udp `drops`); undefined when unknown. */
+  sipUdpKernelDrops(): Promise<number | undefined>;
+  /** New INVITEs refused by the overload guard since start, by reason. */
+  overloadRejected(): Readonly<Record<string, number>>;
+  /** The overload guard's signals now. */
+  overload(): {
+    readonly overloaded: boolean;
+    readonly acceptRatio: number;
+    readonly eventLoopDelaySeconds: number;
+    readonly eventLoopUtilization: number;
+  };
 }
 
 /** Every metric the pbx updates, created once per process (or per test). */
@@ -99,6 +112,49 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): PbxMe
     'RTP/RTCP packets dropped by the relay, by reason',
     'reason',
     (s) => s.rtp().dropped,
+  );
+  new Gauge({
+    name: 'sippbx_sip_udp_receive_buffer_bytes',
+    help: 'Receive buffer (SO_RCVBUF) the kernel granted the SIP UDP socket (sip.udpReceiveBufferBytes)',
+    registers,
+    collect() {
+      const bytes = sources?.sipUdpReceiveBufferBytes();
+      if (bytes !== undefined) this.set(bytes);
+    },
+  });
+  new Counter({
+    name: 'sippbx_sip_udp_kernel_drops_total',
+    help: 'Datagrams the kernel dropped on the SIP UDP socket (receive buffer full), from /proc/net/udp',
+    registers,
+    async collect() {
+      const drops = await sources?.sipUdpKernelDrops();
+      this.reset();
+      if (drops !== undefined) this.inc(drops);
+    },
+  });
+  tally(
+    'sippbx_overload_rejected_total',
+    'New INVITEs refused with 503 by the overload guard, by reason',
+    'reason',
+    (s) => s.overloadRejected(),
+  );
+  gauge('sippbx_overloaded', '1 while the overload guard refuses new calls (some or all), else 0', (s) =>
+    s.overload().overloaded ? 1 : 0,
+  );
+  gauge(
+    'sippbx_overload_accept_ratio',
+    'Fraction of new INVITEs the load shedder admits (1: all)',
+    (s) => s.overload().acceptRatio,
+  );
+  gauge(
+    'sippbx_event_loop_delay_seconds',
+    'Smoothed event-loop delay (p99 per 100 ms window) the load shedder acts on',
+    (s) => s.overload().eventLoopDelaySeconds,
+  );
+  gauge(
+    'sippbx_event_loop_utilization',
+    'Smoothed event-loop utilization (0..1) the load shedder acts on',
+    (s) => s.overload().eventLoopUtilization,
   );
   new Counter({
     name: 'sippbx_rate_limited_total',

@@ -8,6 +8,8 @@ export interface HealthReport {
   readonly status: 'ok' | 'unavailable';
   readonly state: 'starting' | 'running' | 'draining' | 'drained';
   readonly activeCalls: number;
+  /** True while the overload guard refuses (some) new calls (`/health/ready` answers 503). */
+  readonly overloaded?: boolean;
 }
 
 /** A listening fastify server and its bound port. */
@@ -34,8 +36,9 @@ export function buildHealthApp(health: () => HealthReport): FastifyInstance {
   app.get('/health/live', (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/health/ready', (_req, reply) => {
     const report = health();
-    const ready = report.status === 'ok' && report.state === 'running';
-    return reply.code(ready ? 200 : 503).send({ ready, state: report.state });
+    const overloaded = report.overloaded === true;
+    const ready = report.status === 'ok' && report.state === 'running' && !overloaded;
+    return reply.code(ready ? 200 : 503).send({ ready, state: report.state, overloaded });
   });
   return app;
 }

@@ -1,3 +1,4 @@
+import { OVERLOAD_REASONS } from './overload-guard.js';
 import type { OverloadGuard, OverloadReason } from './overload-guard.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { ScannerFilter } from './scanner-filter.js';
@@ -68,7 +69,9 @@ const DROP_RATE_LIMITED: InviteVerdict = Object.freeze({ verdict: 'drop', reason
  */
 export function createInviteGate(options: InviteGateOptions): InviteGate {
   const { rateLimiter, scannerFilter, overloadGuard, action, onRefused } = options;
-  const refused: Record<RefusalReason, number> = { scanner: 0, 'rate-limit': 0, 'max-calls': 0, memory: 0 };
+  const refused = Object.fromEntries(
+    ['scanner', 'rate-limit', ...OVERLOAD_REASONS].map((reason) => [reason, 0]),
+  ) as Record<RefusalReason, number>;
   const refuse = (reason: RefusalReason, verdict: InviteVerdict): InviteVerdict => {
     refused[reason] += 1;
     onRefused?.(reason);

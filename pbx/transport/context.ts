@@ -44,6 +44,7 @@ export interface TransportSettings {
   readonly tcpConnectTimeoutMs: number;
   readonly maxTcpConnections: number;
   readonly udpBufferBytes: number;
+  readonly udpReceiveBufferBytes: number;
   readonly clock: Clock;
   readonly socketFactory: SocketFactory;
 }
@@ -96,6 +97,11 @@ export function resolveSettings(options: TransportOptions): TransportSettings {
     ),
     maxTcpConnections: positive('maxTcpConnections', options.maxTcpConnections, DEFAULT_MAX_TCP_CONNECTIONS),
     udpBufferBytes: positive('udpBufferBytes', options.udpBufferBytes, DEFAULT_UDP_BUFFER_BYTES),
+    udpReceiveBufferBytes: positive(
+      'udpReceiveBufferBytes',
+      options.udpReceiveBufferBytes,
+      options.udpBufferBytes ?? DEFAULT_UDP_BUFFER_BYTES,
+    ),
     clock: options.clock ?? systemClock(),
     socketFactory: options.socketFactory ?? nodeSocketFactory,
   };

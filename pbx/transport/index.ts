@@ -41,7 +41,10 @@ export type {
   TransportProtocol,
   TransportSource,
   TransportStats,
+  UdpReceiveBuffer,
 } from './types.js';
+export { procLocalAddress, procNetUdpPath, readUdpDrops, udpDropsFromProc } from './proc-net-udp.js';
+export type { UdpLocalEnd } from './proc-net-udp.js';
 
 /** With port 0, TCP may find UDP's port taken; try this many fresh UDP ports before giving up. */
 const BIND_ATTEMPTS = 5;
@@ -140,6 +143,7 @@ export function createTransport(options: TransportOptions): SipTransport {
     stats(): TransportStats {
       return { ...stats };
     },
+    udpReceiveBuffer: () => udp?.receiveBuffer(),
   };
 }
 

@@ -85,8 +85,10 @@ export interface TransportOptions {
   readonly tcpConnectTimeoutMs?: number;
   /** Cap on concurrent TCP connections, inbound plus outbound (default 10000). */
   readonly maxTcpConnections?: number;
-  /** Requested SO_RCVBUF/SO_SNDBUF of the UDP socket (default 4 MiB; the kernel may cap it). */
+  /** Requested SO_SNDBUF of the UDP socket, and SO_RCVBUF unless udpReceiveBufferBytes is given (default 4 MiB). */
   readonly udpBufferBytes?: number;
+  /** Requested SO_RCVBUF of the UDP socket (default udpBufferBytes); Linux caps it at net.core.rmem_max. */
+  readonly udpReceiveBufferBytes?: number;
   /** Time source for idle and connect timers (default systemClock()). */
   readonly clock?: Clock;
   /** Socket constructors (default node:dgram and node:net). */
@@ -109,4 +111,12 @@ export interface SipTransport {
   send(dest: SendDestination, data: Buffer): Promise<void>;
   /** A snapshot of the counters. */
   stats(): TransportStats;
+  /** The UDP socket's receive buffer as requested and as granted (getRecvBufferSize); undefined without UDP. */
+  udpReceiveBuffer(): UdpReceiveBuffer | undefined;
+}
+
+/** SO_RCVBUF of the UDP socket: what was asked for and what the kernel granted (Linux doubles it, for overhead). */
+export interface UdpReceiveBuffer {
+  readonly requestedBytes: number;
+  readonly grantedBytes: number;
 }

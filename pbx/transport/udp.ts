@@ -1,6 +1,7 @@
 import type { RemoteInfo, Socket as UdpSocket } from 'node:dgram';
 import { ipFamily, normalizeRemote, udpTarget } from './address.js';
 import type { TransportContext } from './context.js';
+import type { UdpReceiveBuffer } from './types.js';
 import { sendError } from './errors.js';
 import { FramingError } from './framing.js';
 
@@ -24,6 +25,7 @@ export class UdpListener {
   #socket: UdpSocket | undefined;
   #localAddress = '';
   #localPort = 0;
+  #receiveBuffer: UdpReceiveBuffer | undefined;
 
   constructor(ctx: TransportContext) {
     this.#ctx = ctx;
@@ -51,6 +53,11 @@ export class UdpListener {
         resolve(bound.port);
       });
     });
+  }
+
+  /** The receive buffer asked for and granted at bind; undefined before. */
+  receiveBuffer(): UdpReceiveBuffer | undefined {
+    return this.#receiveBuffer;
   }
 
   /** Closes the socket; resolves once it is closed, at once when there is none. */
@@ -118,14 +125,29 @@ export class UdpListener {
     this.#ctx.report('udpSocket', { error, transport: 'udp' });
   };
 
-  /** Large buffers absorb bursts; the kernel may refuse or cap the size, which is not fatal. */
+  /**
+   * Large buffers absorb bursts (a backlog of INVITEs waits here while the event loop is busy, instead of being
+   * dropped by the kernel); the kernel may refuse or cap the size (net.core.rmem_max), which is not fatal.
+   */
   #tune(socket: UdpSocket): void {
-    const bytes = this.#ctx.settings.udpBufferBytes;
+    const { udpBufferBytes, udpReceiveBufferBytes } = this.#ctx.settings;
     try {
-      socket.setRecvBufferSize(bytes);
-      socket.setSendBufferSize(bytes);
+      socket.setRecvBufferSize(udpReceiveBufferBytes);
     } catch {
       // kept at the system default
+    }
+    try {
+      socket.setSendBufferSize(udpBufferBytes);
+    } catch {
+      // kept at the system default
+    }
+    try {
+      this.#receiveBuffer = {
+        requestedBytes: udpReceiveBufferBytes,
+        grantedBytes: socket.getRecvBufferSize(),
+      };
+    } catch {
+      this.#receiveBuffer = undefined;
     }
   }
 }

@@ -22,6 +22,7 @@ describe('defaultConfig', () => {
         timers: { t1Ms: 500, t2Ms: 4000, t4Ms: 5000, dMs: 32000 },
         tcpIdleTimeoutSeconds: 120,
         maxTcpConnections: 10000,
+        udpReceiveBufferBytes: 4194304,
         limits: { maxHeaders: 128, maxHeaderLineBytes: 8192, maxUriParams: 32 },
         userAgent: 'sippbx',
         sessionTimers: { enabled: true, expiresSeconds: 1800, minSeSeconds: 90 },
@@ -46,6 +47,13 @@ describe('defaultConfig', () => {
         maxMemoryMb: null,
         rateLimitAction: 'reject',
         scannerUserAgents: [...DEFAULT_SCANNER_USER_AGENTS],
+        overload: {
+          enabled: true,
+          maxEventLoopDelayMs: 100,
+          maxEventLoopUtilization: 0.9,
+          maxCallsInSetup: null,
+          retryAfterSeconds: 2,
+        },
       },
       events: {
         cdr: { path: null },

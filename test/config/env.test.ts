@@ -82,6 +82,30 @@ describe('loadConfig: environment overrides', () => {
     expect(cfg.sip.advertisedAddress).toBeNull();
   });
 
+  it('overrides the overload keys (limits.overload) and the SIP UDP receive buffer', () => {
+    const cfg = loadConfig({
+      env: {
+        SIPPBX_LIMITS_OVERLOAD_ENABLED: 'false',
+        SIPPBX_LIMITS_OVERLOAD_MAX_EVENT_LOOP_DELAY_MS: '250',
+        SIPPBX_LIMITS_OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '0.75',
+        SIPPBX_LIMITS_OVERLOAD_MAX_CALLS_IN_SETUP: '300',
+        SIPPBX_LIMITS_OVERLOAD_RETRY_AFTER_SECONDS: '1',
+        SIPPBX_SIP_UDP_RECEIVE_BUFFER_BYTES: '8388608',
+      },
+    });
+    expect(cfg.limits.overload).toEqual({
+      enabled: false,
+      maxEventLoopDelayMs: 250,
+      maxEventLoopUtilization: 0.75,
+      maxCallsInSetup: 300,
+      retryAfterSeconds: 1,
+    });
+    expect(cfg.sip.udpReceiveBufferBytes).toBe(8388608);
+    expect(() => loadConfig({ env: { SIPPBX_LIMITS_OVERLOAD_MAX_EVENT_LOOP_UTILIZATION: '1.5' } })).toThrow(
+      /limits\.overload\.maxEventLoopUtilization/,
+    );
+  });
+
   it('reads lists and sections as JSON', () => {
     const cfg = loadConfig({
       env: {

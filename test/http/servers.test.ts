@@ -21,6 +21,21 @@ describe('health endpoints', () => {
     report = { status: 'unavailable', state: 'starting', activeCalls: 0 };
     expect((await app.inject({ url: '/health' })).statusCode).toBe(503);
   });
+
+  it('answer 503 on /health/ready while overloaded, and 200 on /health (the process still serves its calls)', async () => {
+    let report: HealthReport = { status: 'ok', state: 'running', activeCalls: 5, overloaded: true };
+    const app = buildHealthApp(() => report);
+    const ready = await app.inject({ url: '/health/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(ready.json()).toEqual({ ready: false, state: 'running', overloaded: true });
+    expect((await app.inject({ url: '/health' })).statusCode).toBe(200);
+    report = { ...report, overloaded: false };
+    expect((await app.inject({ url: '/health/ready' })).json()).toEqual({
+      ready: true,
+      state: 'running',
+      overloaded: false,
+    });
+  });
 });
 
 describe('metrics endpoint', () => {

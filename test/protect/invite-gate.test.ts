@@ -34,7 +34,10 @@ function stubGate(stubs: Stubs, action: RateLimitAction) {
     retryAfterSeconds: () => stubs.retryAfter,
     trackedSources: () => 0,
   };
-  const overloadGuard: OverloadGuard = { admit };
+  const overloadGuard: OverloadGuard = {
+    admit,
+    status: () => ({ reason: null, acceptRatio: 1, eventLoopDelayMs: 0, eventLoopUtilization: 0 }),
+  };
   const onRefused = vi.fn<(reason: RefusalReason) => void>();
   const gate = createInviteGate({ rateLimiter, scannerFilter, overloadGuard, action, onRefused });
   return { gate, isScanner, allow, admit, onRefused };
@@ -134,7 +137,15 @@ describe('createInviteGate: counters', () => {
     gate.check(attempt);
     expect(gate.counters()).toEqual({
       rateLimited: 2,
-      refused: { scanner: 1, 'rate-limit': 2, 'max-calls': 1, memory: 1 },
+      refused: {
+        scanner: 1,
+        'rate-limit': 2,
+        'max-calls': 1,
+        memory: 1,
+        'calls-in-setup': 0,
+        'event-loop-delay': 0,
+        'event-loop-utilization': 0,
+      },
     });
     expect(onRefused.mock.calls.map(([reason]) => reason)).toEqual([
       'scanner',

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { fakeClock } from '../../pbx/core/clock.js';
 import { createOverloadGuard, ProtectConfigError } from '../../pbx/protect/index.js';
+import type { LoadShedder, LoadSignal } from '../../pbx/protect/index.js';
 
 const MIB = 1024 * 1024;
 
@@ -139,5 +140,110 @@ describe('createOverloadGuard: options', () => {
     { maxCalls: 10, maxMemoryMb: null, memoryRetryAfterSeconds: Number.POSITIVE_INFINITY },
   ])('rejects %o', (options) => {
     expect(() => createOverloadGuard({ ...options, clock })).toThrow(ProtectConfigError);
+  });
+});
+
+/** A shedder stub whose decisions and signal the test sets. */
+function stubShedder(admitting: boolean, signal: LoadSignal = 'event-loop-delay'): LoadShedder {
+  return {
+    admit: () => admitting,
+    signal: () => signal,
+    snapshot: () => ({
+      state: admitting ? 'admitting' : 'shedding',
+      acceptRatio: admitting ? 1 : 0.25,
+      eventLoopDelayMs: 150,
+      eventLoopUtilization: 0.5,
+      signal,
+    }),
+  };
+}
+
+describe('createOverloadGuard: load shedding', () => {
+  it.each([
+    { signal: 'event-loop-delay', retry: 2 },
+    { signal: 'event-loop-utilization', retry: 1 },
+  ] as const)('a shed call is refused for $signal with Retry-After $retry', ({ signal, retry }) => {
+    const guard = createOverloadGuard({
+      maxCalls: 10,
+      maxMemoryMb: null,
+      clock: fakeClock(),
+      shedder: stubShedder(false, signal),
+      ...(retry === 2 ? {} : { overloadRetryAfterSeconds: retry }),
+    });
+    expect(guard.admit(0)).toEqual({ ok: false, reason: signal, retryAfterSeconds: retry });
+    expect(guard.status(0)).toEqual({
+      reason: signal,
+      acceptRatio: 0.25,
+      eventLoopDelayMs: 150,
+      eventLoopUtilization: 0.5,
+    });
+  });
+
+  it('the call limit is checked before the shedder, whose credit is not spent on it', () => {
+    const admit = vi.fn(() => true);
+    const shedder = { ...stubShedder(true), admit };
+    const guard = createOverloadGuard({ maxCalls: 1, maxMemoryMb: null, clock: fakeClock(), shedder });
+    expect(guard.admit(1)).toMatchObject({ reason: 'max-calls' });
+    expect(admit).not.toHaveBeenCalled();
+    expect(guard.admit(0)).toEqual({ ok: true });
+    expect(guard.status(1).reason).toBe('max-calls');
+  });
+
+  it('reports no overload without a shedder', () => {
+    const guard = createOverloadGuard({ maxCalls: 10, maxMemoryMb: null, clock: fakeClock() });
+    expect(guard.status(0)).toEqual({
+      reason: null,
+      acceptRatio: 1,
+      eventLoopDelayMs: 0,
+      eventLoopUtilization: 0,
+    });
+  });
+});
+
+describe('createOverloadGuard: calls in setup', () => {
+  it('counts at most once per interval and adds the calls admitted since, so a burst cannot overshoot', () => {
+    const clock = fakeClock();
+    let inSetup = 0;
+    const count = vi.fn(() => inSetup);
+    const guard = createOverloadGuard({
+      maxCalls: 1000,
+      maxMemoryMb: null,
+      clock,
+      callsInSetup: { max: 3, count },
+    });
+    // A burst in one interval: 3 admitted (0 counted + 3 since), the 4th refused.
+    const burst = [0, 1, 2, 3].map(() => guard.admit(0));
+    expect(burst.map((a) => a.ok)).toEqual([true, true, true, false]);
+    expect(burst[3]).toEqual({ ok: false, reason: 'calls-in-setup', retryAfterSeconds: 2 });
+    expect(count).toHaveBeenCalledTimes(1);
+    expect(guard.status(0).reason).toBe('calls-in-setup');
+    // Two of them were answered by the next count: room for two more.
+    inSetup = 1;
+    clock.advance(100);
+    expect([0, 1, 2].map(() => guard.admit(0).ok)).toEqual([true, true, false]);
+    expect(count).toHaveBeenCalledTimes(2);
+  });
+
+  it('a call refused by the shedder does not count as in setup', () => {
+    const guard = createOverloadGuard({
+      maxCalls: 1000,
+      maxMemoryMb: null,
+      clock: fakeClock(),
+      shedder: stubShedder(false),
+      callsInSetup: { max: 1, count: () => 0 },
+    });
+    expect(guard.admit(0)).toMatchObject({ reason: 'event-loop-delay' });
+    expect(guard.admit(0)).toMatchObject({ reason: 'event-loop-delay' });
+  });
+
+  it('rejects a cap below 1', () => {
+    expect(() =>
+      createOverloadGuard({
+        maxCalls: 10,
+        maxMemoryMb: null,
+        clock: fakeClock(),
+        callsInSetup: { max: 0, count: () => 0 },
+      }),
+    ).toThrow(ProtectConfigError);
   });
 });
