@@ -168,6 +168,8 @@ export async function startPbxApp(
     metrics,
     logger,
     server: config.sip.userAgent,
+    // Timer B: how long a caller retransmits the INVITE a 503 refused.
+    refusals: { clock, ttlMs: 64 * config.sip.timers.t1Ms },
   });
   await transport.start();
   const bound = transport.address();

@@ -20,6 +20,8 @@ import {
 import type { MessageSource, ParseLimits, SipRequest, SipResponse } from '../sip/index.js';
 import type { ServerTransaction, TransactionLayer, TransactionUser } from '../transaction/index.js';
 import type { SendDestination, SipTransport, TransportSource } from '../transport/index.js';
+import { RefusalMemory } from './refusals.js';
+import type { RefusalMemoryOptions } from './refusals.js';
 
 export type { TransactionUser };
 
@@ -37,6 +39,8 @@ export interface SipStackOptions {
   readonly limits: ParseLimits;
   readonly metrics: StackMetrics;
   readonly logger: Logger;
+  /** Remembers stateless INVITE refusals so their retransmissions get the same answer (refusals.ts). */
+  readonly refusals?: RefusalMemoryOptions;
   /** `Server` header value added to every response the pbx sends without one (`sip.userAgent`). */
   readonly server?: string;
 }
@@ -60,6 +64,7 @@ function isInitialInvite(req: SipRequest): boolean {
 export function createSipStack(options: SipStackOptions): SipStack {
   const { transport, transactions, limits, metrics, logger } = options;
   let user: TransactionUser | undefined;
+  const refusals = options.refusals === undefined ? undefined : new RefusalMemory(options.refusals);
   const serverHeader = options.server === undefined ? undefined : hdr('Server', options.server);
   /** RFC 3261 §20.35: our responses name our software, unless the responder set its own. */
   const signed = (res: SipResponse): SipResponse =>
@@ -97,9 +102,17 @@ export function createSipStack(options: SipStackOptions): SipStack {
   /** Admission before any state: true when the INVITE was dropped or refused here. */
   const screened = (req: SipRequest, source: MessageSource): boolean => {
     if (!isInitialInvite(req) || user?.screen === undefined || transactions.isKnown(req)) return false;
+    const earlier = refusals?.recall(req);
+    if (earlier !== undefined) {
+      sendStateless(req, earlier, source); // a retransmission of a refused INVITE: the same answer
+      return true;
+    }
     const verdict = user.screen(req, source);
     if (verdict === undefined) return false;
-    if (verdict !== 'drop') sendStateless(req, verdict, source);
+    if (verdict !== 'drop') {
+      refusals?.remember(req, verdict);
+      sendStateless(req, verdict, source);
+    }
     return true;
   };
 
