@@ -225,9 +225,11 @@ async function rateRun(name: string, rate: number, profile: boolean): Promise<Ra
     let peakPss = 0;
     let window: { server: number; uac: number; uas: number; cores: Record<string, number> } | undefined;
     const serverCpu0 = server.cpuSeconds();
+    let started: { t0: number; s0: number; c0: ReturnType<typeof coreTimes> } | undefined;
     await runUac(o, async (uac) => {
       const t0 = Date.now();
       const [s0, a0, b0, c0] = [server.cpuSeconds(), cpuSeconds(uac.pid), cpuSeconds(uas.pid), coreTimes()];
+      started = { t0, s0, c0 };
       let done = false;
       void uac.exited.then(() => (done = true));
       while (!done) {
@@ -246,6 +248,12 @@ async function rateRun(name: string, rate: number, profile: boolean): Promise<Ra
         await Promise.race([sleep(500), uac.exited]);
       }
     });
+    // Hold 0: SIPp can finish right at --seconds, before the loop above took its window.
+    if (window === undefined && started !== undefined) {
+      const s = (Date.now() - started.t0) / 1000;
+      const cpu = ((server.cpuSeconds() - started.s0) / s) * 100;
+      window = { server: cpu, uac: NaN, uas: NaN, cores: coreBusy(started.c0, coreTimes()) };
+    }
     const serverCpuTotal = server.cpuSeconds() - serverCpu0;
     await sleep(1000);
     const uacRes = uacResult(dir);
