@@ -1,17 +1,25 @@
 /**
  * Calls through the pbx: calls-per-second and concurrent-call benchmarks with SIPp, the sippbx B2BUA and
- * Kamailio (transaction-stateful proxy, ../shared/peers/kamailio.cfg) side by side in the same run, plus
+ * Kamailio (transaction-stateful proxy, bench/calls/kamailio.cfg) side by side in the same run, plus
  * memory per held call. See docs/benchmarks.md "Calls through the pbx (bench/calls)".
  *
  * Usage: node dist/bench/calls/run.js [--rates 200,400,600,800,1000] [--seconds 20] [--hold-ms 1000]
  *          [--servers pbx,kamailio] [--concurrency 1000,2500,4500] [--concurrency-rate 250]
  *          [--concurrency-servers pbx,kamailio] [--concurrency-sdp none|offer] [--server-cpus 1] [--load-cpus 0]
- *          [--stop-fail-pct 5] [--profile-rate auto|none|N] [--profile-dir DIR]
+ *          [--media-ports 20000-32760] [--stop-fail-pct 5] [--profile-rate auto|none|N] [--profile-dir DIR] [--pbx-node-flags '--perf-basic-prof']
+ *          [--latency-rates 200,500] [--latency-servers pbx,kamailio]
+ *          [--overload-rate none|2x|N] [--overload-seconds 30] [--overload-servers pbx]
  *          [--budget-minutes 14] [--quiet-pct 20] [--quiet-wait-s 60] [--json FILE]
  *
  * Load: SIPp UAC and UAS (bench/calls/uac.xml, uas.xml: INVITE with SDP, 100, 180, 200 with SDP, ACK,
  * `--hold-ms` pause, BYE, 200; no RTP) pinned to --load-cpus; the server under test to --server-cpus.
  * Each (server, rate) runs on a fresh server and UAS, rates interleaved pbx, kamailio, pbx, ...
+ * `--hold-ms 0` hangs up right after the ACK (sipp.ts: SIPp waits 1 ms for a late 100/180).
+ * Latency (`--latency-rates`) and overload (`--overload-rate`) runs place the calls with bench/calls/uac.ts
+ * instead of SIPp (same call flow, INVITE->200 timed with process.hrtime: SIPp's rtt moves in 4 ms steps).
+ * Overload offers `2x` the highest rate the pbx sustained in this run's rate table (or N calls/s) for
+ * `--overload-seconds` and reports goodput, 503s and time to 503, p99 setup of admitted calls, and
+ * `sippbx_calls_active` from /metrics 10-35 s after the offered load stopped (must come back to 0).
  * The concurrency run is signaling-only by default (`--concurrency-sdp none`: the same scenarios with
  * their SDP bodies removed, so calls hold no relay ports); `offer` keeps the SDP.
  */
@@ -27,6 +35,7 @@ import type { Memory, RunningServer, ServerOptions, ServerPaths } from './server
 import {
   killAll,
   num,
+  spawnPinned,
   signalingOnlyPaths,
   readStat,
   sippControl,
@@ -37,6 +46,7 @@ import {
   uacResult,
 } from './sipp.js';
 import type { Owned, SippPaths, UacOptions, UacResult } from './sipp.js';
+import type { UacReport } from './uac.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = join(here, '../../..');
@@ -66,6 +76,24 @@ const profileDir = arg('profile-dir', join(tmpdir(), 'sippbx-calls-prof'));
 const budgetMs = Number(arg('budget-minutes', '14')) * 60_000;
 const quietPct = Number(arg('quiet-pct', '20'));
 const quietWaitMs = Number(arg('quiet-wait-s', '60')) * 1000;
+/**
+ * The pbx's `media.portRange`. The default stays below Linux's ephemeral ports (32768-60999): a block whose
+ * ports another process's ephemeral socket holds fails to bind and is quarantined, and runs of such blocks
+ * end in 503 (seen with other jobs on the machine).
+ */
+const mediaPorts = ((v: string): [number, number] => {
+  const [start, end] = v.split('-').map(Number);
+  if (start === undefined || end === undefined || !(start < end))
+    throw new Error(`--media-ports START-END (got ${v})`);
+  return [start, end];
+})(arg('media-ports', '20000-32760'));
+/** Extra Node flags for the pbx, space-separated (e.g. `--perf-basic-prof` to `perf record` its JS frames). */
+const pbxNodeFlags = list(arg('pbx-node-flags', '').replaceAll(' ', ','));
+const latencyRates = list(arg('latency-rates', '')).map(Number);
+const latencyServers = list(arg('latency-servers', 'pbx,kamailio'));
+const overloadRate = arg('overload-rate', 'none');
+const overloadSeconds = Number(arg('overload-seconds', '30'));
+const overloadServers = list(arg('overload-servers', 'pbx'));
 const jsonFile = process.argv.includes('--json') ? arg('json', 'calls.json') : undefined;
 
 const sippPaths: SippPaths = {
@@ -74,7 +102,7 @@ const sippPaths: SippPaths = {
 };
 const serverPaths: ServerPaths = {
   repoRoot,
-  kamailioCfg: arg('kamailio-cfg', join(repoRoot, '../shared/peers/kamailio.cfg')),
+  kamailioCfg: arg('kamailio-cfg', join(repoRoot, 'bench/calls/kamailio.cfg')),
 };
 const startedAt = Date.now();
 const overBudget = (): boolean => Date.now() - startedAt > budgetMs;
@@ -125,8 +153,9 @@ const MB = 1024 * 1024;
 
 function startServer(name: string, o: ServerOptions): Promise<RunningServer> {
   if (name === 'pbx') return startPbx(serverPaths, o);
+  if (name === 'pbx-node') return startPbx(serverPaths, { ...o, relayEngine: 'node' });
   if (name === 'kamailio') return startKamailio(serverPaths, o);
-  throw new Error(`unknown server ${name} (pbx | kamailio)`);
+  throw new Error(`unknown server ${name} (pbx | pbx-node | kamailio)`);
 }
 
 /** A fresh work dir, UAS and server; `body` runs the load; everything is stopped afterwards. */
@@ -142,7 +171,8 @@ async function withServer<T>(
   const uas = startUas(paths, uasPort, loadCpus, dir);
   let server: RunningServer | undefined;
   try {
-    server = await startServer(name, { uasPort, cpus: serverCpus, dir, maxCalls: 6000, ...extra });
+    const base = { uasPort, cpus: serverCpus, dir, maxCalls: 6000, mediaPorts, nodeFlags: pbxNodeFlags };
+    server = await startServer(name, { ...base, ...extra });
     return await body(server, uas, dir, paths);
   } catch (err) {
     if (server !== undefined) process.stderr.write(`${name} stderr:\n${server.stderrTail()}\n`);
@@ -195,9 +225,11 @@ async function rateRun(name: string, rate: number, profile: boolean): Promise<Ra
     let peakPss = 0;
     let window: { server: number; uac: number; uas: number; cores: Record<string, number> } | undefined;
     const serverCpu0 = server.cpuSeconds();
+    let started: { t0: number; s0: number; c0: ReturnType<typeof coreTimes> } | undefined;
     await runUac(o, async (uac) => {
       const t0 = Date.now();
       const [s0, a0, b0, c0] = [server.cpuSeconds(), cpuSeconds(uac.pid), cpuSeconds(uas.pid), coreTimes()];
+      started = { t0, s0, c0 };
       let done = false;
       void uac.exited.then(() => (done = true));
       while (!done) {
@@ -216,6 +248,12 @@ async function rateRun(name: string, rate: number, profile: boolean): Promise<Ra
         await Promise.race([sleep(500), uac.exited]);
       }
     });
+    // Hold 0: SIPp can finish right at --seconds, before the loop above took its window.
+    if (window === undefined && started !== undefined) {
+      const s = (Date.now() - started.t0) / 1000;
+      const cpu = ((server.cpuSeconds() - started.s0) / s) * 100;
+      window = { server: cpu, uac: NaN, uas: NaN, cores: coreBusy(started.c0, coreTimes()) };
+    }
     const serverCpuTotal = server.cpuSeconds() - serverCpu0;
     await sleep(1000);
     const uacRes = uacResult(dir);
@@ -430,7 +468,7 @@ function printPlateaus(rows: readonly PlateauRow[]): void {
 function printProfile(file: string, row: RateRow): Frame[] {
   const { busyS, idleS, frames } = topFrames(file, 25);
   console.log(
-    `\nCPU profile of the pbx at ${row.rate} calls/s (${fmt(row.failPct, 2)}% failed): busy ${fmt(busyS, 2)} s, idle ${fmt(idleS, 2)} s`,
+    `\nCPU profile of ${row.server} at ${row.rate} calls/s (${fmt(row.failPct, 2)}% failed): busy ${fmt(busyS, 2)} s, idle ${fmt(idleS, 2)} s`,
   );
   console.log('\n| self % of busy | self ms | function |');
   console.log('| --- | --- | --- |');
@@ -449,6 +487,123 @@ function pickProfileRate(rows: readonly RateRow[]): number | undefined {
   if (failing !== undefined) return failing.rate;
   const best = sustained(rows, 'pbx');
   return best === undefined || best.rate >= TARGET_CPS ? undefined : best.rate;
+}
+
+/** One run of our own UAC (bench/calls/uac.ts) against a server. */
+interface OwnUacRow {
+  server: string;
+  rate: number;
+  report: UacReport;
+  serverCpuPct: number;
+  serverCpuMsPerCall: number;
+  /** pbx only: `sippbx_calls_active` at seconds after the offered load stopped. */
+  activeAfter: { s: number; active: number }[];
+}
+
+/** Runs bench/calls/uac.js pinned to the load CPUs; `during` runs while it does. */
+async function ownUac(args: string[], dir: string, during?: () => Promise<void>): Promise<UacReport> {
+  const uac = spawnPinned(loadCpus, process.execPath, [join(here, 'uac.js'), ...args], dir, 'pipe');
+  let out = '';
+  uac.child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const stderr = captureOutput(uac);
+  const killer = setTimeout(
+    () => uac.child.kill('SIGKILL'),
+    (Number(args[args.indexOf('--seconds') + 1]) + 120) * 1000,
+  );
+  await during?.();
+  await uac.exited;
+  clearTimeout(killer);
+  const line = out.trim().split('\n').at(-1) ?? '';
+  if (!line.startsWith('{')) throw new Error(`uac.js gave no report: ${stderr().slice(-600)}`);
+  return JSON.parse(line) as UacReport;
+}
+
+/** A latency or overload run: fresh server and UAS, our UAC at `rate` for `secs`. */
+async function ownUacRun(name: string, rate: number, secs: number, watchAfter: boolean): Promise<OwnUacRow> {
+  await waitForQuiet(quietPct, quietWaitMs);
+  return withServer(name, {}, async (server, _uas, dir) => {
+    const args = [
+      '--target',
+      `127.0.0.1:${server.sipPort}`,
+      '--rate',
+      String(rate),
+      '--seconds',
+      String(secs),
+    ];
+    args.push('--hold-ms', String(holdMs), '--warmup-s', String(Math.min(3, secs / 5)));
+    const c0 = server.cpuSeconds();
+    const t0 = Date.now();
+    let windowCpu = NaN;
+    const activeAfter: { s: number; active: number }[] = [];
+    const report = await ownUac(args, dir, async () => {
+      await sleep(secs * 1000);
+      windowCpu = ((server.cpuSeconds() - c0) / ((Date.now() - t0) / 1000)) * 100;
+      if (!watchAfter) return;
+      // The offered load has stopped: calls must drain to 0 (RFC 3261 timers bound what lingers to 32 s).
+      const stoppedAt = Date.now();
+      for (const s of [10, 15, 20, 25, 30, 35]) {
+        await sleep(Math.max(0, stoppedAt + s * 1000 - Date.now()));
+        activeAfter.push({ s, active: (await server.memory()).callsActive ?? NaN });
+      }
+    });
+    const cpuTotal = server.cpuSeconds() - c0;
+    return {
+      server: name,
+      rate,
+      report,
+      serverCpuPct: windowCpu,
+      serverCpuMsPerCall: (cpuTotal * 1000) / Math.max(1, report.created),
+      activeAfter,
+    };
+  });
+}
+
+const ms3 = (v: number | undefined): string => fmt(v, 3);
+
+function printLatency(rows: readonly OwnUacRow[]): void {
+  console.log(
+    `\n| server | offered calls/s | hold ms | attempted | completed | failed | INVITE→200 p50 / p90 / p99 / max ms | UAC send lag p99 ms | server CPU % | server CPU ms/call |`,
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const u = r.report;
+    const l = u.inviteTo200Ms;
+    const failed = u.created - u.completed;
+    console.log(
+      `| ${r.server} | ${r.rate} | ${u.holdMs} | ${u.created} | ${u.completed} | ${failed} | ${ms3(l.p50)} / ${ms3(l.p90)} / ${ms3(l.p99)} / ${ms3(l.max)} | ${ms3(u.sendLagMs.p99)} | ${fmt(r.serverCpuPct, 0)} | ${fmt(r.serverCpuMsPerCall, 3)} |`,
+    );
+  }
+}
+
+function printOverload(rows: readonly OwnUacRow[]): void {
+  console.log(
+    '\n| server | offered calls/s | seconds | attempted | goodput calls/s | rejected (by status) | failed (by reason) | time to 503 p50 / p99 / max ms | admitted INVITE→200 p50 / p99 ms | server CPU % | calls active 10/15/20/25/30/35 s after |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    const u = r.report;
+    const t503 = u.inviteToRejectMs['503'];
+    const kinds = (o: Record<string, number>): string =>
+      Object.entries(o)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ') || '0';
+    console.log(
+      `| ${r.server} | ${r.rate} | ${u.seconds} | ${u.created} | ${fmt(u.goodput)} | ${kinds(u.rejected)} | ${kinds(u.failed)} | ${t503 === undefined ? '–' : `${ms3(t503.p50)} / ${ms3(t503.p99)} / ${ms3(t503.max)}`} | ${ms3(u.inviteTo200Ms.p50)} / ${ms3(u.inviteTo200Ms.p99)} | ${fmt(r.serverCpuPct, 0)} | ${r.activeAfter.map((a) => a.active).join(' / ')} |`,
+    );
+  }
+}
+
+/** The overload run's offered rate: `2x` the pbx's sustained rate in this run, or a number. */
+function pickOverloadRate(rows: readonly RateRow[]): number | undefined {
+  if (overloadRate === 'none') return undefined;
+  const x = /^(\d+(?:\.\d+)?)x$/.exec(overloadRate);
+  if (x === null) return Number(overloadRate);
+  const best = sustained(rows, 'pbx') ?? sustained(rows, 'pbx-node');
+  if (best === undefined) {
+    console.error('--overload-rate Nx: no sustained pbx rate in this run; pass calls/s instead');
+    return undefined;
+  }
+  return Math.round(best.rate * Number(x[1]));
 }
 
 async function main(): Promise<void> {
@@ -485,6 +640,27 @@ async function main(): Promise<void> {
   }
   printRates(rateRows);
 
+  const latencyRows: OwnUacRow[] = [];
+  for (const rate of latencyRates) {
+    for (const name of latencyServers) {
+      if (overBudget()) continue;
+      const row = await ownUacRun(name, rate, seconds, false);
+      latencyRows.push(row);
+      console.error(`  latency ${name} @ ${rate}/s: p99 ${ms3(row.report.inviteTo200Ms.p99)} ms`);
+    }
+  }
+  if (latencyRows.length > 0) printLatency(latencyRows);
+
+  const overloadRows: OwnUacRow[] = [];
+  const overload = pickOverloadRate(rateRows);
+  for (const name of overload === undefined ? [] : overloadServers) {
+    if (overBudget() || overload === undefined) continue;
+    const row = await ownUacRun(name, overload, overloadSeconds, name.startsWith('pbx'));
+    overloadRows.push(row);
+    console.error(`  overload ${name} @ ${overload}/s: goodput ${fmt(row.report.goodput)}/s`);
+  }
+  if (overloadRows.length > 0) printOverload(overloadRows);
+
   const plateaus: PlateauRow[] = [];
   for (const name of concurrencyServers) {
     if (overBudget() || concurrencySteps.length === 0) continue;
@@ -493,17 +669,22 @@ async function main(): Promise<void> {
   if (plateaus.length > 0) printPlateaus(plateaus);
 
   const rate = pickProfileRate(rateRows);
-  let profile: { row: RateRow; frames: Frame[] } | undefined;
-  if (rate !== undefined && serverNames.includes('pbx') && !overBudget()) {
+  const profiles: { server: string; row: RateRow; frames: Frame[] }[] = [];
+  // every pbx variant in --servers (pbx, pbx-node) is profiled at the same rate, so their shares compare
+  for (const name of serverNames.filter((s) => s.startsWith('pbx'))) {
+    if (rate === undefined || overBudget()) break;
     rmSync(profileDir, { recursive: true, force: true });
-    const row = await rateRun('pbx', rate, true);
+    const row = await rateRun(name, rate, true);
     const file = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
     if (file === undefined) console.log(`\n(no CPU profile written in ${profileDir})`);
-    else profile = { row, frames: printProfile(join(profileDir, file), row) };
+    else profiles.push({ server: name, row, frames: printProfile(join(profileDir, file), row) });
   }
   console.log(`\ntotal wall time ${fmt((Date.now() - startedAt) / 60_000)} min`);
   if (jsonFile !== undefined) {
-    writeFileSync(jsonFile, JSON.stringify({ rateRows, plateaus, profile }, null, 2));
+    writeFileSync(
+      jsonFile,
+      JSON.stringify({ rateRows, latencyRows, overloadRows, plateaus, profiles }, null, 2),
+    );
   }
 }
 

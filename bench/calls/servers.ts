@@ -1,20 +1,11 @@
 /**
  * The servers under test: the sippbx B2BUA (`node dist/pbx/main.js`) and Kamailio as a transaction-stateful
- * proxy (`../shared/peers/kamailio.cfg`), each started fresh, pinned to the server CPUs, and read through
+ * proxy (`bench/calls/kamailio.cfg`), each started fresh, pinned to the server CPUs, and read through
  * /proc (CPU, RSS, PSS) and, for the pbx, its Prometheus metrics.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  childrenOf,
-  cpuSecondsOf,
-  freeTcpPort,
-  freeUdpPort,
-  pssBytes,
-  rssBytes,
-  sleep,
-  udpPortFree,
-} from './proc.js';
+import { childrenOf, cpuSecondsOf, freeTcpPort, freeUdpPort, pssBytes, rssBytes, sleep } from './proc.js';
 import { spawnPinned, stopOwned } from './sipp.js';
 import type { Owned } from './sipp.js';
 
@@ -59,8 +50,14 @@ export interface ServerOptions {
   readonly cpuProfileDir?: string;
   /** pbx: `--expose-gc`, so `collectGarbage()` works. */
   readonly exposeGc?: boolean;
+  /** pbx: `media.portRange` as [start, end). */
+  readonly mediaPorts: readonly [number, number];
   /** pbx: `media.maxCalls`. */
   readonly maxCalls: number;
+  /** pbx: extra Node flags (e.g. `--perf-basic-prof` for `perf record` of JS frames). */
+  readonly nodeFlags?: readonly string[];
+  /** pbx: `media.relayEngine`; absent: the default (auto, native when built). */
+  readonly relayEngine?: 'native' | 'node';
 }
 
 /** Where things are. */
@@ -123,7 +120,7 @@ function procMemory(pids: readonly number[]): Memory {
 export function pbxConfig(sipPort: number, httpPort: number, metricsPort: number, o: ServerOptions): string {
   return [
     `sip: { listen: 127.0.0.1, port: ${sipPort}, transports: [udp] }`,
-    `media: { listen: 127.0.0.1, advertisedAddress: 127.0.0.1, portRange: { start: 20000, end: 65534 }, maxCalls: ${o.maxCalls} }`,
+    `media: { listen: 127.0.0.1, advertisedAddress: 127.0.0.1, portRange: { start: ${o.mediaPorts[0]}, end: ${o.mediaPorts[1]} }, maxCalls: ${o.maxCalls}${o.relayEngine === undefined ? '' : `, relayEngine: ${o.relayEngine}`} }`,
     `routing: { routes: [{ match: ".*", target: "sip:127.0.0.1:${o.uasPort}" }] }`,
     'limits: { invitesPerSecondPerIp: 100000 }',
     'events: { webhooks: [] }',
@@ -143,6 +140,7 @@ export async function startPbx(paths: ServerPaths, o: ServerOptions): Promise<Ru
   const nodeFlags = [
     ...(o.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', o.cpuProfileDir]),
     ...(o.exposeGc === true ? ['--expose-gc'] : []),
+    ...(o.nodeFlags ?? []),
   ];
   const args = [...nodeFlags, join(paths.repoRoot, 'dist/pbx/main.js'), '--config', configFile];
   const proc = spawnPinned(o.cpus, process.execPath, args, o.dir);
@@ -197,22 +195,11 @@ export async function startPbx(paths: ServerPaths, o: ServerOptions): Promise<Ru
   };
 }
 
-/**
- * The peers' kamailio.cfg listens on udp 127.0.0.1:5060; when 5060 is taken the benchmark runs a copy
- * with only that `listen=` line changed.
- */
-async function kamailioCfgFor(paths: ServerPaths, dir: string): Promise<{ cfg: string; port: number }> {
-  if (await udpPortFree(5060)) return { cfg: paths.kamailioCfg, port: 5060 };
-  const port = await freeUdpPort();
-  const cfg = join(dir, 'kamailio.cfg');
-  const text = readFileSync(paths.kamailioCfg, 'utf8');
-  writeFileSync(cfg, text.replace(/^listen=udp:127\.0\.0\.1:5060$/m, `listen=udp:127.0.0.1:${port}`));
-  return { cfg, port };
-}
-
 /** Starts Kamailio in the foreground (`-DD -E`) and waits for its workers. */
 export async function startKamailio(paths: ServerPaths, o: ServerOptions): Promise<RunningServer> {
-  const { cfg, port } = await kamailioCfgFor(paths, o.dir);
+  // bench/calls/kamailio.cfg has no listen=: the address comes from -l, on a port free now
+  const cfg = paths.kamailioCfg;
+  const port = await freeUdpPort();
   const uas = `sip:127.0.0.1:${o.uasPort}`;
   const args = [
     '-f',

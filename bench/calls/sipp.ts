@@ -100,7 +100,7 @@ export interface UacOptions {
   readonly rate: number;
   /** Calls to place in all (`-m`). */
   readonly calls: number;
-  /** Hold between ACK and BYE, ms (written over HOLD_MS in the scenario). */
+  /** Hold between ACK and BYE, ms (written over HOLD_MS in the scenario); 0 = BYE right after the ACK. */
   readonly holdMs: number;
   /** Most simultaneous calls SIPp allows itself (`-l`). */
   readonly limit: number;
@@ -126,7 +126,10 @@ export function uacArgs(paths: SippPaths, o: UacOptions): string[] {
 /** Starts the calling side from a copy of the UAC scenario with the hold written in; the pid is SIPp's. */
 export function startUac(paths: SippPaths, o: UacOptions): Owned {
   const scenario = join(o.dir, 'uac.xml');
-  writeFileSync(scenario, readFileSync(paths.uacScenario, 'utf8').replaceAll('HOLD_MS', String(o.holdMs)));
+  // A recv timeout of 0 means "no timeout" to SIPp (the call would never hang up): hold 0 waits 1 ms,
+  // which still absorbs a 100/180 overtaken by the 200 and sends the BYE right after the ACK.
+  const hold = String(Math.max(1, Math.round(o.holdMs)));
+  writeFileSync(scenario, readFileSync(paths.uacScenario, 'utf8').replaceAll('HOLD_MS', hold));
   return spawnPinned(o.cpus, 'sipp', uacArgs({ ...paths, uacScenario: scenario }, o), o.dir);
 }
 
@@ -181,7 +184,7 @@ export interface UacResult {
   readonly achievedRate: number;
   /** The first lines of SIPp's `-trace_err` log (unexpected messages), '' when none. */
   readonly errorSample: string;
-  /** INVITE -> 200 in ms (SIPp's rtt file has 1 ms resolution). */
+  /** INVITE -> 200 in ms; SIPp 3.6 measures in steps of 4 ms here (its clock ticks), use uac.ts for finer. */
   readonly inviteTo200Ms: { p50: number; p90: number; p99: number; max: number; samples: number };
 }
 

@@ -3,6 +3,7 @@
 import { createSocket } from 'node:dgram';
 import type { Socket } from 'node:dgram';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fakeClock } from '../../pbx/core/clock.js';
 import { createPortPool } from '../../pbx/media/ports/index.js';
@@ -70,6 +71,17 @@ async function until(check: () => boolean): Promise<void> {
     if (Date.now() > deadline) throw new Error('condition not met within 5 s');
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+}
+
+/** Context switches so far of this process's relay thread(s) (named sippbx-relay by relay.c). */
+function relaySwitches(): number {
+  let n = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    if (readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() !== 'sippbx-relay') continue;
+    const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+    for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) n += Number(m[1]);
+  }
+  return n;
 }
 
 /** Collects datagrams and resolves when `count` have arrived (fails after 5 s). */
@@ -195,6 +207,14 @@ describe('native relay: lifecycle under traffic', () => {
     expect(totals.rtpPackets['a-to-b']).toBeGreaterThanOrEqual(relayed);
     expect(totals.rtpPackets['a-to-b']).toBeLessThanOrEqual(relayed + 200);
     expect(relayTotals(counters)).toBe(counters); // every line closed: nothing live is left
+  });
+
+  it('opening and closing lines without traffic never wakes the relay thread (no context switch per call)', async () => {
+    await (await nativeSession()).close(); // the engine and its thread are up
+    const before = relaySwitches();
+    for (let i = 0; i < 200; i++) await (await nativeSession()).close();
+    // One wake per close made this >= 200; now only the 1 s epoll timeout (or a backlog of 256) runs it.
+    expect(relaySwitches() - before).toBeLessThan(20);
   });
 
   it('relays a 5,000-packet burst each way in order (batched receive)', async () => {

@@ -799,8 +799,9 @@ describe.each(ENGINES)('relay (%s engine): bind failures and the pool', (engine)
     const local = createPortPool({ start, end: start + 24, clock: fakeClock() });
     const blocker = await bindAt(start + 2);
     cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
-    const s = await openMediaSession(local, { listen: HOST });
+    const s = await openMediaSession(local, { listen: HOST, engine: engineUnderTest });
     cleanups.push(() => s.close());
+    expect(s.engine).toBe(engine);
     expect(s.basePort).toBe(start + 8);
     expect(local.quarantined()).toBe(8);
     expect(local.inUse()).toBe(8);
@@ -825,13 +826,39 @@ describe.each(ENGINES)('relay (%s engine): bind failures and the pool', (engine)
       port: start + 4,
       errno: 'EADDRINUSE',
     });
-    const error = await openMediaSession(local, { listen: HOST, lines: 2, maxBindAttempts: 2 }).catch(
-      (e: unknown) => e,
-    );
+    const options = { listen: HOST, lines: 2, maxBindAttempts: 2, engine: engineUnderTest };
+    const error = await openMediaSession(local, options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PortPoolExhausted);
     expect((error as Error).cause).toBeInstanceOf(MediaBindError);
     expect(local.quarantined()).toBe(16);
     expect(local.inUse()).toBe(0);
+  });
+
+  it('refuses a port another socket holds with SO_REUSEPORT instead of sharing it (its RTP would split)', async () => {
+    const start = base + 1720;
+    const local = createPortPool({ start, end: start + 16, clock: fakeClock() });
+    // Same user, SO_REUSEPORT: Linux would let a reuseport bind join this socket's group.
+    const holder = createSocket({ type: 'udp4', reusePort: true });
+    holder.bind({ port: start + 1, address: HOST, exclusive: true });
+    await once(holder, 'listening');
+    cleanups.push(() => new Promise<void>((r) => holder.close(() => r())));
+    const s = await openMediaSession(local, { listen: HOST, engine: engineUnderTest });
+    cleanups.push(() => s.close());
+    expect(s.basePort).toBe(start + 8);
+    expect(local.quarantined()).toBe(8);
+  });
+
+  it('by default gets past a run of several taken blocks (quarantining each) instead of answering 503', async () => {
+    const start = base + 1760;
+    const local = createPortPool({ start, end: start + 8 * 7, clock: fakeClock() });
+    const holders = await Promise.all([0, 1, 2, 3, 4].map((i) => bindAt(start + 8 * i + 3)));
+    cleanups.push(() =>
+      Promise.all(holders.map((h) => new Promise<void>((r) => h.close(() => r())))).then(() => {}),
+    );
+    const s = await openMediaSession(local, { listen: HOST, engine: engineUnderTest });
+    cleanups.push(() => s.close());
+    expect(s.basePort).toBe(start + 8 * 5);
+    expect(local.quarantined()).toBe(8 * 5);
   });
 
   it('releases the block when opening fails for another reason', async () => {

@@ -8,10 +8,24 @@ export const dgramSocketFactory: MediaSocketFactory = { createUdpSocket: (option
 
 /**
  * Binds one UDP socket on address:port; rejects with MediaBindError and leaves nothing open on failure.
- * With `reusePort` (SO_REUSEPORT) a latched flow can later open a connected socket on the same port (flow.ts);
- * a port another process bound without SO_REUSEPORT still fails with EADDRINUSE.
+ * With `reusePort` (SO_REUSEPORT) a latched flow can later open a connected socket on the same port (flow.ts).
+ * Linux lets a socket join the SO_REUSEPORT group of any other socket of the same user on that port, so a
+ * port another process holds with SO_REUSEPORT (a second pbx on an overlapping range, say) would be shared
+ * silently and its RTP split between the two; an exclusive probe bind first makes that EADDRINUSE too, as
+ * it is without SO_REUSEPORT and on the native engine.
  */
-export function bindUdp(
+export async function bindUdp(
+  factory: MediaSocketFactory,
+  address: string,
+  port: number,
+  reusePort: boolean,
+): Promise<Socket> {
+  // The probe asks the kernel, it is no relay socket: straight node:dgram, not the injected factory.
+  if (reusePort) closeQuietly(await bindOne(dgramSocketFactory, address, port, false));
+  return bindOne(factory, address, port, reusePort);
+}
+
+function bindOne(
   factory: MediaSocketFactory,
   address: string,
   port: number,

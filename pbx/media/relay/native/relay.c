@@ -16,7 +16,9 @@
  * Concurrency: JS calls (setRemote, remote, counters, forward, close) and the relay thread take the
  * line's mutex; it is uncontended on the hot path. close() marks the line dead, removes and closes its
  * sockets at once (the ports are free when close returns) and hands the memory to the relay thread,
- * which frees it at the top of its next loop, when no pointer from an earlier epoll batch is left.
+ * which frees it at the top of its next loop, when no pointer from an earlier epoll batch is left; the
+ * thread is not woken for that (a packet, the 1 s epoll timeout or a backlog of RETIRE_WAKE_BACKLOG
+ * lines runs the loop), so opening and closing a line never switches to the relay thread.
  * RTP of a direction with a JS transform (transcoding) is copied to JS through a thread-safe function
  * and comes back through forward().
  */
@@ -55,6 +57,8 @@ enum { KIND_MALFORMED = 0, KIND_RTP = 1, KIND_RTCP = 2 };
 #define MAX_DATAGRAM 65536
 #define MAX_EVENTS 256
 #define DIVERT_QUEUE 8192
+/* Retired lines (about 1 KB each) that wake the relay thread to free them; fewer wait for its next loop. */
+#define RETIRE_WAKE_BACKLOG 256
 
 /* A party's address for one flow: the SDP's until the first packet, then the packet's source. */
 struct peer {
@@ -105,6 +109,7 @@ struct engine {
   napi_threadsafe_function divert;
   pthread_mutex_t retire_mu;
   struct line *retired;
+  int retired_count; /* lines on `retired` */
   /* Receive buffers of the relay thread. */
   struct mmsghdr msgs[BATCH];
   struct iovec iov[BATCH];
@@ -260,6 +265,7 @@ static void free_retired(struct engine *engine) {
   pthread_mutex_lock(&engine->retire_mu);
   struct line *line = engine->retired;
   engine->retired = NULL;
+  engine->retired_count = 0;
   pthread_mutex_unlock(&engine->retire_mu);
   while (line != NULL) {
     struct line *next = line->next_retired;
@@ -476,7 +482,13 @@ static napi_value bind_error(napi_env env, int port, int err) {
   return result;
 }
 
-static void close_fds(struct line *line, int epfd) {
+/*
+ * Removes a line's sockets from the epoll set and closes them. The EPOLL_CTL_DEL is not redundant: close()
+ * drops a socket from epoll only once no descriptor of it is left, and a child between fork and exec still
+ * holds one; its events would then name a line that the relay thread frees.
+ */
+static void close_fds(struct line *line) {
+  int epfd = line->engine->epfd;
   for (int leg = 0; leg < 2; leg++) {
     for (int flow = 0; flow < 2; flow++) {
       int fd = line->leg[leg].fd[flow];
@@ -490,7 +502,7 @@ static void close_fds(struct line *line, int epfd) {
 
 /* Frees a line none of whose sockets is in the epoll set yet (a failed bind): nothing else can see it. */
 static void discard_line(struct line *line) {
-  close_fds(line, line->engine->epfd);
+  close_fds(line);
   pthread_mutex_destroy(&line->mu);
   free(line);
 }
@@ -504,14 +516,21 @@ static void retire_line(struct line *line) {
   pthread_mutex_lock(&line->mu);
   int was_dead = line->dead;
   line->dead = 1;
-  close_fds(line, engine->epfd);
+  close_fds(line);
   pthread_mutex_unlock(&line->mu);
   if (was_dead) return;
   pthread_mutex_lock(&engine->retire_mu);
   line->next_retired = engine->retired;
   engine->retired = line;
+  int backlog = ++engine->retired_count;
   pthread_mutex_unlock(&engine->retire_mu);
-  wake(engine);
+  /*
+   * No wake per close: the thread frees retired lines at the top of its loop anyway (after the next packet,
+   * or the epoll timeout). A wake costs an eventfd write and, with the pbx pinned to one core, two context
+   * switches per call on the core that runs the event loop. Only a backlog this large wakes it, which
+   * bounds the memory waiting to be freed when no packet flows.
+   */
+  if (backlog == RETIRE_WAKE_BACKLOG) wake(engine);
 }
 
 /*
