@@ -50,7 +50,7 @@ describe('defaultConfig', () => {
         overload: {
           enabled: true,
           maxEventLoopDelayMs: 100,
-          maxEventLoopUtilization: 0.9,
+          maxEventLoopUtilization: 0.97,
           maxCallsInSetup: null,
           retryAfterSeconds: 2,
         },
