@@ -7,7 +7,7 @@
  * timers work: the pbx refreshes them as keepalives.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { countLog, describeCall, routeAllTo, runCall } from './harness/calls.js';
+import { countLog, describeCall, pollWhileRunning, routeAllTo, runCall } from './harness/calls.js';
 import type { CallResult, RunCallOptions } from './harness/calls.js';
 import { startPbx, stopAllPbx } from './harness/pbx.js';
 import type { LogLine, PbxProcess } from './harness/pbx.js';
@@ -62,23 +62,15 @@ async function ended(pbx: PbxProcess): Promise<{ event: Ended; cdr: Ended }> {
 
 /** Resolves once the pbx has seen the caller's ACK for the 2xx: the call is fully set up on both legs. */
 async function acked(pbx: PbxProcess): Promise<void> {
-  const until = Date.now() + 10_000;
-  while (Date.now() < until) {
-    if ((await pbx.metricValue('sippbx_sip_requests_total', { method: 'ACK' })) >= 1) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error('the pbx saw no ACK within 10 s');
+  const read = (): Promise<number> => pbx.metricValue('sippbx_sip_requests_total', { method: 'ACK' });
+  const acks = await pollWhileRunning(read, (n) => n >= 1, { timeoutMs: 10_000, what: 'the ACK' });
+  if (acks < 1) throw new Error('the pbx saw no ACK within 10 s');
 }
 
 /** No call left behind: the gauge returns to 0. */
 async function expectNoCalls(pbx: PbxProcess): Promise<void> {
-  const until = Date.now() + 5000;
-  let active = await pbx.metricValue('sippbx_calls_active');
-  while (active !== 0 && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 50));
-    active = await pbx.metricValue('sippbx_calls_active');
-  }
-  expect(active).toBe(0);
+  const read = (): Promise<number> => pbx.metricValue('sippbx_calls_active');
+  expect(await pollWhileRunning(read, (n) => n === 0, { timeoutMs: 5000, what: 'calls_active 0' })).toBe(0);
 }
 
 describe('session timers keep a call up', () => {

@@ -4,19 +4,11 @@
  * OPTIONS is answered locally (RFC 3261 §11).
  */
 import { acceptRemoteSeq, uasDecide } from '../dialog/index.js';
+import type { UasDecision } from '../dialog/index.js';
 import type { InviteGate } from '../protect/index.js';
 import type { LocationStore } from '../registry/index.js';
 import { PortPoolExhausted } from '../media/ports/index.js';
-import {
-  SipParseError,
-  createResponse,
-  hdr,
-  header,
-  maxForwards,
-  tagOf,
-  toHeader,
-  vias,
-} from '../sip/index.js';
+import { createResponse, hdr, header, maxForwards, tagOf, toHeader, vias } from '../sip/index.js';
 import type { MessageSource, SipHeader, SipRequest, SipResponse } from '../sip/index.js';
 import type { InviteServerTransaction, ServerTransaction, TransactionUser } from '../transaction/index.js';
 import { Call, eventLegA } from './call.js';
@@ -175,20 +167,12 @@ export function createB2bua(options: B2buaOptions): B2bua {
   ):
     | { kind: 'off' }
     | { kind: 'accept'; sessionTimer: NonNullable<CallInit['sessionTimer']> }
-    | { kind: 'refuse'; status: number; reason: string; headers: SipHeader[] } {
+    | Extract<UasDecision, { kind: 'refuse' }> {
     if (!ctx.sessionTimers.enabled) return { kind: 'off' };
-    try {
-      const decision = uasDecide(req, ctx.sessionTimers);
-      if (decision.kind === 'accept') {
-        const headers = [...decision.headers, hdr('Supported', '100rel, timer')];
-        return { kind: 'accept', sessionTimer: { timer: decision.timer, headers } };
-      }
-      const headers = [hdr('Min-SE', decision.minSeSeconds)];
-      return { kind: 'refuse', status: 422, reason: 'Session Interval Too Small', headers };
-    } catch (err) {
-      if (!(err instanceof SipParseError)) throw err;
-      return { kind: 'refuse', status: 400, reason: err.reason, headers: [] };
-    }
+    const decision = uasDecide(req, ctx.sessionTimers);
+    if (decision.kind === 'refuse') return decision;
+    const headers = [...decision.headers, hdr('Supported', '100rel, timer')];
+    return { kind: 'accept', sessionTimer: { timer: decision.timer, headers } };
   }
 
   /** Our own B-leg INVITE coming back to us: a Via we wrote is already in it. */

@@ -18,7 +18,6 @@ import {
 import type { Dialog, LegTimer, UasDecision } from '../dialog/index.js';
 import type { CallEventBase, CallEventType, CallResult, EndedBy, EventLegs } from '../events/index.js';
 import {
-  SipParseError,
   createRequest,
   createResponse,
   cseq,
@@ -47,7 +46,7 @@ import { flowDestination, resolveTarget } from './targets.js';
 import { ALLOW } from './local-uas.js';
 import { rejectingAnswer } from './reject-answer.js';
 import { LegSession } from './session-refresh.js';
-import type { RefreshMethod, RefreshOutcome } from './session-refresh.js';
+import type { LegSessionHost, RefreshMethod, RefreshOutcome } from './session-refresh.js';
 
 /** Where a call is in its life. */
 export type CallState = 'calling' | 'early' | 'answered' | 'ended';
@@ -383,7 +382,7 @@ export class Call {
   #startSessions(b2xx: SipResponse): void {
     const aTimer = this.#init.sessionTimer?.timer;
     if (aTimer === undefined) return;
-    const host = (leg: LegName): ConstructorParameters<typeof LegSession>[0] => ({
+    const host = (leg: LegName): LegSessionHost => ({
       clock: this.#ctx.clock,
       sendRefresh: (method, seconds, done) => this.#sendRefresh(leg, method, seconds, done),
       expired: (reason) => {
@@ -724,49 +723,21 @@ export class Call {
 
   /**
    * Whether a re-INVITE or UPDATE may go on: undefined when it was answered here (491 while another offer
-   * or a refresh of ours is pending, RFC 3261 §14.1; 422 or 400 for its session timer), else its timer.
+   * or a refresh of ours is pending, RFC 3261 §14.1; 422 or 400 for its session timer, RFC 4028 §9), else
+   * the session timer we answer it with (undefined while timers are off).
    */
-  #admitOffer(
-    tx: ServerTransaction,
-    req: SipRequest,
-  ): { timer: Extract<UasDecision, { kind: 'accept' }> | undefined } | undefined {
+  #admitOffer(tx: ServerTransaction, req: SipRequest): { timer: AcceptedTimer | undefined } | undefined {
     const refreshing = this.#sessions?.a.refreshing === true || this.#sessions?.b.refreshing === true;
     if (this.#offerPending || refreshing) {
       this.#ctx.respond(tx, createResponse(req, 491, 'Request Pending'));
       return undefined;
     }
-    const timer = this.#uasTimer(req);
-    if (timer !== undefined && timer.kind !== 'accept') {
+    const timer = this.#sessions === undefined ? undefined : uasDecide(req, this.#ctx.sessionTimers);
+    if (timer?.kind === 'refuse') {
       this.#ctx.respond(tx, createResponse(req, timer.status, timer.reason, { headers: timer.headers }));
       return undefined;
     }
     return { timer };
-  }
-
-  /**
-   * RFC 4028 §9 for a re-INVITE or UPDATE from a leg: the session timer we answer it with (undefined while
-   * timers are off), or the refusal: 422 below our Min-SE, 400 for a malformed Session-Expires or Min-SE.
-   */
-  #uasTimer(
-    req: SipRequest,
-  ):
-    | Extract<UasDecision, { kind: 'accept' }>
-    | { kind: 'refuse'; status: number; reason: string; headers: SipHeader[] }
-    | undefined {
-    if (this.#sessions === undefined) return undefined;
-    try {
-      const decision = uasDecide(req, this.#ctx.sessionTimers);
-      if (decision.kind === 'accept') return decision;
-      return {
-        kind: 'refuse',
-        status: 422,
-        reason: 'Session Interval Too Small',
-        headers: [hdr('Min-SE', decision.minSeSeconds)],
-      };
-    } catch (err) {
-      if (!(err instanceof SipParseError)) throw err;
-      return { kind: 'refuse', status: 400, reason: err.reason, headers: [] };
-    }
   }
 
   /** The session timer of `leg` as we state it in a request we send it (the refresher stays who it is). */
@@ -775,8 +746,7 @@ export class Call {
     if (agreed === undefined) return [];
     const refresher = agreed.weRefresh ? 'uac' : 'uas';
     return [
-      hdr('Session-Expires', `${agreed.intervalSeconds};refresher=${refresher}`),
-      hdr('Min-SE', this.#ctx.sessionTimers.minSeSeconds),
+      ...uacTimerHeaders(this.#ctx.sessionTimers, agreed.intervalSeconds, refresher),
       hdr('Supported', 'timer'),
     ];
   }
@@ -807,7 +777,7 @@ export class Call {
     tx: ServerTransaction,
     req: SipRequest,
     offer: boolean,
-    timer: Extract<UasDecision, { kind: 'accept' }> | undefined,
+    timer: AcceptedTimer | undefined,
   ): ClientTransactionUser {
     const other: LegName = leg === 'a' ? 'b' : 'a';
     const reply = async (res: SipResponse): Promise<void> => {
@@ -853,16 +823,16 @@ export class Call {
     leg: LegName,
     other: LegName,
     res: SipResponse,
-    timer: Extract<UasDecision, { kind: 'accept' }> | undefined,
+    timer: AcceptedTimer | undefined,
   ): readonly SipHeader[] {
     refreshTarget(this.dialog(other), res);
     const sessions = this.#sessions;
     if (sessions === undefined) return [];
     if (timer !== undefined) sessions[leg].refreshed(timer.timer);
-    const asked = sessions[other].agreed?.intervalSeconds ?? this.#ctx.sessionTimers.expiresSeconds;
+    const keep = sessions[other].agreed;
+    const asked = keep?.intervalSeconds ?? this.#ctx.sessionTimers.expiresSeconds;
     const agreed = uacAgreed(res, asked);
     // A peer that refreshes keeps doing so unless its 2xx says otherwise.
-    const keep = sessions[other].agreed;
     sessions[other].refreshed(
       !agreed.negotiated && keep !== undefined ? { ...keep, intervalSeconds: asked } : agreed,
     );
@@ -997,6 +967,9 @@ export function eventLegA(invite: SipRequest, source: MessageSource): EventLegs[
 function allowsUpdate(msg: SipRequest | SipResponse): boolean {
   return (header(msg, 'allow') ?? '').split(',').some((m) => m.trim().toUpperCase() === 'UPDATE');
 }
+
+/** The session timer of an accepted re-INVITE or UPDATE (RFC 4028 §9). */
+type AcceptedTimer = Extract<UasDecision, { kind: 'accept' }>;
 
 function isSuccess(res: SipResponse): boolean {
   return res.status >= 200 && res.status < 300;

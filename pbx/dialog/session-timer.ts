@@ -69,28 +69,54 @@ export function supportsTimer(msg: SipMessage): boolean {
   return optionTags(msg, 'supported').includes('timer') || optionTags(msg, 'require').includes('timer');
 }
 
-/** The headers of a session timer request we send as UAC (§7.1, §7.4): we offer to refresh. */
-export function uacTimerHeaders(config: SessionTimerConfig, intervalSeconds: number): SipHeader[] {
-  return [hdr('Session-Expires', `${intervalSeconds};refresher=uac`), hdr('Min-SE', config.minSeSeconds)];
+/**
+ * The headers of a session timer request we send as UAC (§7.1, §7.4): by default we offer to refresh;
+ * `refresher` restates who refreshes on a leg where that is already agreed.
+ */
+export function uacTimerHeaders(
+  config: SessionTimerConfig,
+  intervalSeconds: number,
+  refresher: Refresher = 'uac',
+): SipHeader[] {
+  return [
+    hdr('Session-Expires', `${intervalSeconds};refresher=${refresher}`),
+    hdr('Min-SE', config.minSeSeconds),
+  ];
 }
 
-/** What the UAS does with a session timer request (§9): reject with 422, or answer with these headers. */
+/** What the UAS answers a session timer request (§9): its timer and 2xx headers, or a refusal to send. */
 export type UasDecision =
-  | { readonly kind: 'too-small'; readonly minSeSeconds: number }
-  | { readonly kind: 'accept'; readonly timer: LegTimer; readonly headers: SipHeader[] };
+  | { readonly kind: 'accept'; readonly timer: LegTimer; readonly headers: SipHeader[] }
+  | {
+      readonly kind: 'refuse';
+      readonly status: 400 | 422;
+      readonly reason: string;
+      readonly headers: SipHeader[];
+    };
 
 /**
  * The UAS side of §9 for an INVITE, re-INVITE or UPDATE we received: a Session-Expires below our Min-SE
- * is refused with 422 when the sender supports timers (it can retry), else raised. The interval is the
- * request's, lowered to ours but never below the request's Min-SE. The refresher is the request's;
- * absent, us: liveness then rests on the pbx alone, whatever the peer implements of its `timer` tag.
+ * is refused with 422 + Min-SE when the sender supports timers (it can retry), else raised; a malformed
+ * Session-Expires, Min-SE or option tag is refused with 400. The interval is the request's, lowered to
+ * ours but never below the request's Min-SE. The refresher is the request's; absent, us: liveness then
+ * rests on the pbx alone, whatever the peer implements of its `timer` tag.
  */
 export function uasDecide(req: SipRequest, config: SessionTimerConfig): UasDecision {
+  try {
+    return uasAccept(req, config);
+  } catch (err) {
+    if (!(err instanceof SipParseError)) throw err;
+    return { kind: 'refuse', status: 400, reason: err.reason, headers: [] };
+  }
+}
+
+function uasAccept(req: SipRequest, config: SessionTimerConfig): UasDecision {
   const asked = sessionExpires(req);
   const supported = supportsTimer(req);
   const floor = Math.max(config.minSeSeconds, minSe(req) ?? 0);
   if (asked !== undefined && asked.seconds < config.minSeSeconds && supported) {
-    return { kind: 'too-small', minSeSeconds: config.minSeSeconds };
+    const headers = [hdr('Min-SE', config.minSeSeconds)];
+    return { kind: 'refuse', status: 422, reason: 'Session Interval Too Small', headers };
   }
   const seconds = Math.max(floor, Math.min(asked?.seconds ?? config.expiresSeconds, config.expiresSeconds));
   const refresher: Refresher = asked?.refresher ?? 'uas';

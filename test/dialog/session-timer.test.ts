@@ -127,8 +127,19 @@ describe('uasDecide (RFC 4028 §9)', () => {
 
   it('refuses a too small interval with 422 and our Min-SE when the caller supports timers', () => {
     const decision = uasDecide(invite(hdr('Supported', 'timer'), hdr('Session-Expires', '30')), CONFIG);
-    expect(decision).toEqual({ kind: 'too-small', minSeSeconds: 90 });
+    if (decision.kind !== 'refuse') throw new Error('expected a refusal');
+    expect(decision.status).toBe(422);
+    expect(decision.reason).toBe('Session Interval Too Small');
+    expect(decision.headers.map((h) => [h.key, h.value])).toEqual([['min-se', '90']]);
   });
+
+  it.each([[hdr('Session-Expires', 'soon')], [hdr('Min-SE', '-1')], [hdr('Supported', 'ti mer')]])(
+    'refuses a malformed %j with 400',
+    (bad) => {
+      const decision = uasDecide(invite(bad), CONFIG);
+      expect(decision.kind === 'refuse' && decision.status).toBe(400);
+    },
+  );
 });
 
 describe('uacAgreed (RFC 4028 §7.2)', () => {
