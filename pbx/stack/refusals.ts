@@ -35,6 +35,8 @@ export class RefusalMemory {
   /** The refusal given to an earlier copy of this INVITE, if it is still remembered. */
   recall(invite: SipRequest): SipResponse | undefined {
     this.#expire();
+    // Nothing refused lately (the normal case): no key to build on the INVITE path.
+    if (this.#entries.size === 0) return undefined;
     return this.#entries.get(keyOf(invite))?.res;
   }
 
