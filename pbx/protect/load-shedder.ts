@@ -107,7 +107,8 @@ function params(o: LoadShedderOptions): Params {
  * every sampleIntervalMs, elapsed time dt):
  * 1. both readings are smoothed, EWMA with weight 1 - e^(-dt/smoothingMs), starting from 0 (so one busy
  *    window at start-up does not shed);
- * 2. pressure = the larger of delay / maxEventLoopDelayMs and utilization / maxEventLoopUtilization;
+ * 2. pressure = the larger of delay / maxEventLoopDelayMs and utilization / maxEventLoopUtilization (0 when
+ *    maxEventLoopUtilization is 1: that signal is off);
  * 3. over 1 (high-water): acceptRatio *= min(decreaseFactor, 1 / pressure), floored at minAcceptRatio —
  *    multiplicative decrease, faster the further over;
  *    under resumeRatio (low-water): acceptRatio += dt / recoveryMs, up to 1 — additive increase;
@@ -131,7 +132,9 @@ export function createLoadShedder(options: LoadShedderOptions): LoadShedder {
     delayMs += weight * (reading.delayMs - delayMs);
     utilization += weight * (reading.utilization - utilization);
     const delayPressure = delayMs / p.maxDelayMs;
-    const utilizationPressure = utilization / p.maxUtilization;
+    // A mark of 1 turns the signal off: a fully busy loop is then no pressure (not 1, which would hold a
+    // shed ratio in the hysteresis band for as long as the loop stays busy).
+    const utilizationPressure = p.maxUtilization >= 1 ? 0 : utilization / p.maxUtilization;
     signal = delayPressure >= utilizationPressure ? 'event-loop-delay' : 'event-loop-utilization';
     const pressure = Math.max(delayPressure, utilizationPressure);
     if (pressure > 1) {

@@ -156,6 +156,17 @@ describe('createLoadShedder: ramp and hysteresis', () => {
   });
 });
 
+describe('createLoadShedder: utilization mark 1', () => {
+  it('turns the utilization signal off: a busy loop neither sheds nor holds a shed ratio', () => {
+    const { step } = setup({ maxEventLoopUtilization: 1 });
+    expect(step({ delayMs: 0, utilization: 1 }).acceptRatio).toBe(1);
+    expect(step({ delayMs: 200, utilization: 1 }).acceptRatio).toBeLessThan(1); // a stall still sheds
+    const shed = step({ delayMs: 200, utilization: 1 }).acceptRatio;
+    // The stall is over, the loop still busy: the ratio grows back (it would hold at pressure 1).
+    expect(step({ delayMs: 0, utilization: 0.99 }).acceptRatio).toBeGreaterThan(shed);
+  });
+});
+
 describe('createLoadShedder: admission', () => {
   it.each([
     { ratio: 1, admitted: 100 },
