@@ -251,7 +251,8 @@ const limitsSchema = z
       .strictObject({
         enabled: z.boolean().default(true),
         maxEventLoopDelayMs: z.number().positive().default(100),
-        maxEventLoopUtilization: z.number().positive().max(1).default(0.97),
+        // 1: off. Utilization alone cannot tell a cold pbx's JIT warm-up from saturation (docs/configuration.md).
+        maxEventLoopUtilization: z.number().positive().max(1).default(1),
         maxCallsInSetup: positiveInt.nullable().default(null),
         retryAfterSeconds: z.int().min(0).max(3600).default(2),
       })

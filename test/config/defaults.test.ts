@@ -50,7 +50,7 @@ describe('defaultConfig', () => {
         overload: {
           enabled: true,
           maxEventLoopDelayMs: 100,
-          maxEventLoopUtilization: 0.97,
+          maxEventLoopUtilization: 1,
           maxCallsInSetup: null,
           retryAfterSeconds: 2,
         },
