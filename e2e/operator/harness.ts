@@ -37,6 +37,7 @@ export interface PodObject extends KubeObject {
     phase?: string;
     podIP?: string;
     conditions?: { type: string; status: string }[];
+    containerStatuses?: { restartCount?: number }[];
   };
 }
 
@@ -259,7 +260,7 @@ export function diagnose(env: Env): string {
     const ns = p.metadata.namespace ?? 'default';
     const name = p.metadata.name ?? '';
     lines.push(
-      `--- pod ${ns}/${name} phase=${p.status?.phase ?? '?'} ready=${String(isPodReady(p))} ip=${p.status?.podIP ?? ''} deleting=${String(p.metadata.deletionTimestamp !== undefined)}`,
+      `--- pod ${ns}/${name} phase=${p.status?.phase ?? '?'} ready=${String(isPodReady(p))} ip=${p.status?.podIP ?? ''} deleting=${String(p.metadata.deletionTimestamp !== undefined)} restarts=${String(p.status?.containerStatuses?.[0]?.restartCount ?? 0)}`,
       env.cluster.logs(name, ns).split('\n').slice(-15).join('\n'),
     );
   }

@@ -160,7 +160,7 @@ describe('volumes and mount-path rewriting', () => {
 });
 
 describe('probes', () => {
-  it('resolves ports by number or container port name, and scales timing', () => {
+  it('resolves ports by number or container port name, and scales delays and periods but not the timeout', () => {
     const ports = [{ name: 'http', containerPort: 8080 }];
     expect(resolvePort('http', ports)).toBe(8080);
     expect(resolvePort(81, ports)).toBe(81);
@@ -169,7 +169,7 @@ describe('probes', () => {
     expect(probeTiming({ periodSeconds: 5, initialDelaySeconds: 2 }, 0.1)).toEqual({
       initialDelayMs: 200,
       periodMs: 500,
-      timeoutMs: 100,
+      timeoutMs: 1000,
       successThreshold: 1,
       failureThreshold: 3,
     });

@@ -102,13 +102,18 @@ export interface ProbeTiming {
   readonly failureThreshold: number;
 }
 
-/** Kubernetes' probe defaults, with seconds multiplied by `scale` (floored at `minMs`). */
+/**
+ * Kubernetes' probe defaults, with the delays and periods multiplied by `scale` (floored at `minMs`). The
+ * timeout is not scaled: it bounds how long the container takes to answer, which is machine time, not cluster
+ * time (a 1 s timeout scaled to 100 ms failed probes of healthy pods on a busy 2-core machine, so kubelet
+ * marked them unready and restarted them mid-call).
+ */
 export function probeTiming(probe: V1Probe, scale: number, minMs = 20): ProbeTiming {
   const ms = (seconds: number): number => Math.max(minMs, Math.round(seconds * 1000 * scale));
   return {
     initialDelayMs: probe.initialDelaySeconds === undefined ? 0 : ms(probe.initialDelaySeconds),
     periodMs: ms(probe.periodSeconds ?? 10),
-    timeoutMs: ms(probe.timeoutSeconds ?? 1),
+    timeoutMs: Math.max(minMs, Math.round((probe.timeoutSeconds ?? 1) * 1000)),
     successThreshold: probe.successThreshold ?? 1,
     failureThreshold: probe.failureThreshold ?? 3,
   };
