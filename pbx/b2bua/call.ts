@@ -34,6 +34,7 @@ import { createCancel } from '../transaction/index.js';
 import type {
   ClientTransaction,
   ClientTransactionUser,
+  InviteClientTransaction,
   Destination,
   InviteServerTransaction,
   ServerTransaction,
@@ -102,6 +103,8 @@ export class Call {
   readonly #b: Dialog;
   readonly #bInvite: SipRequest;
   #bTx: ClientTransaction | undefined;
+  /** The INVITE client transactions of this call (its B-leg INVITE and re-INVITEs), released at the end. */
+  readonly #invites = new Set<InviteClientTransaction>();
   #bProvisional = false;
   #cancelB = false;
   #answerTime: number | undefined;
@@ -259,7 +262,9 @@ export class Call {
       });
     }
     this.#noAnswer.set(this.#ctx.timers.noAnswerMs, () => this.run(() => this.#onNoAnswer()));
-    this.#bTx = this.#ctx.transactions.sendRequest(invite, this.#init.target.dest, this.#bInviteUser(invite));
+    this.#bTx = this.#track(
+      this.#ctx.transactions.sendRequest(invite, this.#init.target.dest, this.#bInviteUser(invite)),
+    );
   }
 
   #bInviteUser(invite: SipRequest): ClientTransactionUser {
@@ -877,7 +882,12 @@ export class Call {
       onTimeout: () => undefined,
       onTransportError: () => undefined,
     };
-    this.#ctx.transactions.sendRequest(req, dest, user);
+    this.#track(this.#ctx.transactions.sendRequest(req, dest, user));
+  }
+
+  #track(tx: ClientTransaction): ClientTransaction {
+    if (tx.kind === 'invite') this.#invites.add(tx);
+    return tx;
   }
 
   // ---- the end ------------------------------------------------------------------------------------
@@ -912,6 +922,17 @@ export class Call {
     await this.#end('failed', 503, 'system', reason);
   }
 
+  /**
+   * The call is over: INVITE transactions that already have their final response (Accepted runs 32 s for
+   * RFC 6026 Timer M, Completed 32 s for Timer D) stop referencing it, so an ended call is collected at once
+   * instead of staying in the heap for 32 s (at 600 calls/s that was ~19,000 ended calls). One still waiting
+   * for its final response keeps the call: a 2xx that crosses our CANCEL must still be ACKed and BYEd.
+   */
+  #releaseInvites(): void {
+    for (const tx of this.#invites) if (tx.state === 'accepted' || tx.state === 'completed') tx.release();
+    this.#invites.clear();
+  }
+
   async #end(result: CallResult, sipCode: number, endedBy: EndedBy, reason: string): Promise<void> {
     if (this.state === 'ended') return;
     this.state = 'ended';
@@ -922,6 +943,7 @@ export class Call {
     this.#ackWaits.b = undefined;
     this.#sessions?.a.close();
     this.#sessions?.b.close();
+    this.#releaseInvites();
     const end = this.#ctx.wallClock();
     const start = this.#init.startTime;
     const answer = this.#answerTime;

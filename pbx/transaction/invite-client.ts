@@ -6,6 +6,7 @@ import type { ResponseInput, TransactionLink, TransportErrorInput } from './fsm.
 import { buildAck } from './requests.js';
 import { TransactionTimers } from './timers.js';
 import type { TimerDurations } from './timers.js';
+import { RELEASED } from './released.js';
 import type { ClientTransactionUser, Destination, InviteClientTransaction } from './types.js';
 
 /** States of Figure 5 (RFC 3261 §17.1.1.2) plus Accepted (RFC 6026 §7.2). */
@@ -36,7 +37,7 @@ export class InviteClient implements InviteClientTransaction {
     readonly destination: Destination,
     private readonly durations: TimerDurations,
     clock: Clock,
-    private readonly user: ClientTransactionUser,
+    private user: ClientTransactionUser,
     private readonly link: TransactionLink,
   ) {
     this.#timers = new TransactionTimers(clock);
@@ -77,6 +78,11 @@ export class InviteClient implements InviteClientTransaction {
   dispose(): void {
     this.#timers.stopAll();
     this.#state = 'terminated';
+  }
+
+  /** The TU is done with this transaction: nothing is passed up any more, and the TU is no longer referenced. */
+  release(): void {
+    this.user = RELEASED;
   }
 
   private calling(input: InviteClientInput): void {

@@ -5,6 +5,7 @@ import { assertNever } from './fsm.js';
 import type { ResponseInput, TransactionLink, TransportErrorInput } from './fsm.js';
 import { TransactionTimers } from './timers.js';
 import type { TimerDurations } from './timers.js';
+import { RELEASED } from './released.js';
 import type { ClientTransactionUser, Destination, NonInviteClientTransaction } from './types.js';
 
 /** States of Figure 6 (RFC 3261 §17.1.2.2). */
@@ -33,7 +34,7 @@ export class NonInviteClient implements NonInviteClientTransaction {
     readonly destination: Destination,
     private readonly durations: TimerDurations,
     clock: Clock,
-    private readonly user: ClientTransactionUser,
+    private user: ClientTransactionUser,
     private readonly link: TransactionLink,
   ) {
     this.#timers = new TransactionTimers(clock);
@@ -72,6 +73,11 @@ export class NonInviteClient implements NonInviteClientTransaction {
   dispose(): void {
     this.#timers.stopAll();
     this.#state = 'terminated';
+  }
+
+  /** The TU is done with this transaction: nothing is passed up any more, and the TU is no longer referenced. */
+  release(): void {
+    this.user = RELEASED;
   }
 
   private trying(input: NonInviteClientInput): void {
@@ -141,6 +147,9 @@ export class NonInviteClient implements NonInviteClientTransaction {
     this.#state = 'completed';
     this.#timers.stop('E', 'F');
     this.user.onResponse(res, this);
+    // Completed passes nothing more up (retransmissions are absorbed, errors moot): a TU that did not ask to
+    // learn of Terminated is let go now rather than after Timer K.
+    if (this.user.onTerminated === undefined) this.release();
     if (this.#state === 'completed') {
       this.#timers.schedule('K', this.durations.K, () => this.handle({ type: 'timerK' }));
     }

@@ -50,6 +50,11 @@ interface ClientTransactionBase {
   readonly id: string;
   readonly request: SipRequest;
   readonly destination: Destination;
+  /**
+   * The TU is done with the transaction (its call ended): the transaction runs out its timers and still
+   * absorbs retransmissions, but passes nothing up and no longer references the TU. Idempotent.
+   */
+  release(): void;
 }
 
 /** An INVITE client transaction (RFC 3261 §17.1.1, RFC 6026 §7.2). */

@@ -1,4 +1,6 @@
 /** Shared fixtures for the transaction tests: messages, a recording send stub, a recording TU. */
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { fakeClock } from '../../pbx/core/clock.js';
 import type { FakeClock } from '../../pbx/core/clock.js';
 import { PbxError } from '../../pbx/core/errors.js';
@@ -159,4 +161,18 @@ export function sentRequest(h: Harness, index: number): SipRequest {
   const s = h.sent[index];
   if (s?.msg.type !== 'request') throw new Error(`message ${index} is not a request`);
   return s.msg;
+}
+
+/**
+ * True when the target of `ref` is garbage-collected after a full GC (V8's gc() through --expose-gc, set at
+ * run time). WeakRef targets live until the current job ends, so the collection runs in a later macrotask.
+ */
+export async function collected(ref: WeakRef<object>): Promise<boolean> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  for (let i = 0; i < 3 && ref.deref() !== undefined; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return ref.deref() === undefined;
 }

@@ -8,6 +8,7 @@ import { DEFAULT_TIMER_CONFIG, timerDurations } from '../../pbx/transaction/time
 import {
   TCP_DEST,
   UDP_DEST,
+  collected,
   flush,
   harness,
   recordingUser,
@@ -98,6 +99,22 @@ describe('INVITE client transaction (RFC 3261 §17.1.1, RFC 6026 §7.2)', () => 
     expect(h.layer.receiveResponse(response(req, 200))).toBe(false);
     expect(strays).toEqual([200]);
     expect(h.clock.pending()).toBe(0);
+  });
+
+  it('release(): an Accepted transaction runs out Timer M but passes no more 2xx up', async () => {
+    const h = harness();
+    const user = recordingUser();
+    const req = request();
+    const tx = h.layer.sendRequest(req, UDP_DEST, user);
+    h.layer.receiveResponse(response(req, 200));
+    expect(await collected(new WeakRef(user))).toBe(false); // held in Accepted until released
+    tx.release();
+    tx.release(); // idempotent
+    expect(h.layer.receiveResponse(response(req, 200))).toBe(true); // still matched: absorbed, not a stray
+    h.clock.advance(32_000);
+    expect(tx.state).toBe('terminated');
+    expect(user.events).toEqual(['response 200 accepted']); // neither the retransmission nor Terminated
+    expect(h.layer.size()).toEqual({ client: 0, server: 0 });
   });
 
   it('2xx in Calling goes straight to Accepted', () => {

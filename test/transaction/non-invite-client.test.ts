@@ -4,7 +4,17 @@ import type { SipMessage } from '../../pbx/sip/index.js';
 import { NonInviteClient } from '../../pbx/transaction/non-invite-client.js';
 import type { NonInviteClientInput, NonInviteClientState } from '../../pbx/transaction/non-invite-client.js';
 import { DEFAULT_TIMER_CONFIG, timerDurations } from '../../pbx/transaction/timers.js';
-import { TCP_DEST, UDP_DEST, flush, harness, recordingUser, request, response } from './helpers.js';
+import type { ClientTransaction, ClientTransactionUser } from '../../pbx/transaction/index.js';
+import {
+  TCP_DEST,
+  UDP_DEST,
+  collected,
+  flush,
+  harness,
+  recordingUser,
+  request,
+  response,
+} from './helpers.js';
 
 describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
   it('retransmits with Timer E doubling up to T2 until Timer F (64*T1) times out', () => {
@@ -75,6 +85,39 @@ describe('non-INVITE client transaction (RFC 3261 §17.1.2)', () => {
     h.layer.receiveResponse(response(req, 481));
     expect(tx.state).toBe('completed');
     expect(user.events).toEqual(['response 100 proceeding', 'response 481 completed']);
+  });
+
+  it('lets go of a TU without onTerminated at the final response, though Completed runs on (Timer K)', async () => {
+    const h = harness();
+    const req = request({ method: 'BYE' });
+    const responses: number[] = [];
+    // The TU exists only inside this function: nothing but the transaction can keep it alive.
+    const send = (): { tx: ClientTransaction; held: WeakRef<ClientTransactionUser> } => {
+      const user: ClientTransactionUser = {
+        onResponse: (res) => responses.push(res.status),
+        onTimeout: () => undefined,
+        onTransportError: () => undefined,
+      };
+      return { tx: h.layer.sendRequest(req, UDP_DEST, user), held: new WeakRef(user) };
+    };
+    const { tx, held } = send();
+    h.layer.receiveResponse(response(req, 200));
+    h.layer.receiveResponse(response(req, 200)); // absorbed in Completed
+    expect(tx.state).toBe('completed');
+    expect(responses).toEqual([200]);
+    expect(await collected(held)).toBe(true);
+    h.clock.advance(5000);
+    expect(tx.state).toBe('terminated');
+  });
+
+  it('keeps a TU that asked for onTerminated until Terminated', () => {
+    const h = harness();
+    const user = recordingUser();
+    const req = request({ method: 'BYE' });
+    h.layer.sendRequest(req, UDP_DEST, user);
+    h.layer.receiveResponse(response(req, 200));
+    h.clock.advance(5000);
+    expect(user.events).toEqual(['response 200 completed', 'terminated terminated']);
   });
 
   it('over TCP: no Timer E, Timer K is 0', () => {
