@@ -191,13 +191,25 @@ export function vias(msg: SipMessage): Via[] {
   return out;
 }
 
+/**
+ * Parsed top Vias by header list: a request's top Via is read by validation, stamping, transaction matching
+ * and response routing (four or five parses of one line per message before). Messages are never changed in
+ * place (a changed message is a new object with a new header list), so an entry cannot go stale; it lives as
+ * long as its message. The Via is shared: callers copy before changing it (stampVia copies its params).
+ */
+const TOP_VIAS = new WeakMap<SipMessage['headers'], Via>();
+
 /** The topmost Via; throws when there is none. */
 export function topVia(msg: SipMessage): Via {
+  const known = TOP_VIAS.get(msg.headers);
+  if (known !== undefined) return known;
   const line = header(msg, 'via');
   if (line === undefined) throw new SipParseError('missing Via header');
   const first = splitList(line)[0];
   if (first === undefined) throw new SipParseError('empty Via header');
-  return parseViaEntry(first, MAX_PARAMS);
+  const via = parseViaEntry(first, MAX_PARAMS);
+  TOP_VIAS.set(msg.headers, via);
+  return via;
 }
 
 /** CSeq value (RFC 3261 §20.16). */
