@@ -30,7 +30,7 @@ import {
   viaValue,
 } from '../sip/index.js';
 import type { MessageSource, SipHeader, SipRequest, SipResponse } from '../sip/index.js';
-import { createCancel } from '../transaction/index.js';
+import { IGNORING_USER, createCancel } from '../transaction/index.js';
 import type {
   ClientTransaction,
   ClientTransactionUser,
@@ -560,11 +560,7 @@ export class Call {
 
   #sendCancelToB(invite: SipRequest): void {
     const cancel = createCancel(invite);
-    this.#ctx.transactions.sendRequest(cancel, this.#init.target.dest, {
-      onResponse: () => undefined,
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
-    });
+    this.#ctx.transactions.sendRequest(cancel, this.#init.target.dest, IGNORING_USER);
   }
 
   // ---- 2xx retransmission and reliable provisionals towards a UAC we serve -------------------------
@@ -877,12 +873,7 @@ export class Call {
       ...(opts.body === undefined ? {} : { body: opts.body }),
       ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
     });
-    const user: ClientTransactionUser = opts.user ?? {
-      onResponse: () => undefined,
-      onTimeout: () => undefined,
-      onTransportError: () => undefined,
-    };
-    this.#track(this.#ctx.transactions.sendRequest(req, dest, user));
+    this.#track(this.#ctx.transactions.sendRequest(req, dest, opts.user ?? IGNORING_USER));
   }
 
   #track(tx: ClientTransaction): ClientTransaction {
@@ -925,7 +916,8 @@ export class Call {
   /**
    * The call is over: INVITE transactions that already have their final response (Accepted runs 32 s for
    * RFC 6026 Timer M, Completed 32 s for Timer D) stop referencing it, so an ended call is collected at once
-   * instead of staying in the heap for 32 s (at 600 calls/s that was ~19,000 ended calls). One still waiting
+   * instead of staying in the heap for 32 s (a snapshot at 600 calls/s, hold 1 s, held 4,360 calls 9 s in
+   * where ~600 were up; 600/s x 32 s is ~19,000 at steady state). One still waiting
    * for its final response keeps the call: a 2xx that crosses our CANCEL must still be ACKed and BYEd.
    */
   #releaseInvites(): void {

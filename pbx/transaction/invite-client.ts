@@ -6,7 +6,7 @@ import type { ResponseInput, TransactionLink, TransportErrorInput } from './fsm.
 import { buildAck } from './requests.js';
 import { TransactionTimers } from './timers.js';
 import type { TimerDurations } from './timers.js';
-import { RELEASED } from './released.js';
+import { IGNORING_USER } from './ignoring-user.js';
 import type { ClientTransactionUser, Destination, InviteClientTransaction } from './types.js';
 
 /** States of Figure 5 (RFC 3261 §17.1.1.2) plus Accepted (RFC 6026 §7.2). */
@@ -82,7 +82,7 @@ export class InviteClient implements InviteClientTransaction {
 
   /** The TU is done with this transaction: nothing is passed up any more, and the TU is no longer referenced. */
   release(): void {
-    this.user = RELEASED;
+    this.user = IGNORING_USER;
   }
 
   private calling(input: InviteClientInput): void {

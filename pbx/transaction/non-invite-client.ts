@@ -5,7 +5,7 @@ import { assertNever } from './fsm.js';
 import type { ResponseInput, TransactionLink, TransportErrorInput } from './fsm.js';
 import { TransactionTimers } from './timers.js';
 import type { TimerDurations } from './timers.js';
-import { RELEASED } from './released.js';
+import { IGNORING_USER } from './ignoring-user.js';
 import type { ClientTransactionUser, Destination, NonInviteClientTransaction } from './types.js';
 
 /** States of Figure 6 (RFC 3261 §17.1.2.2). */
@@ -77,7 +77,7 @@ export class NonInviteClient implements NonInviteClientTransaction {
 
   /** The TU is done with this transaction: nothing is passed up any more, and the TU is no longer referenced. */
   release(): void {
-    this.user = RELEASED;
+    this.user = IGNORING_USER;
   }
 
   private trying(input: NonInviteClientInput): void {
